@@ -1,0 +1,37 @@
+# promosync quick start: `make demo`, then `make test`. Needs only Python 3.11.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test lint lock bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed  ## start the sandbox, sync it into the local warehouse, print a summary
+	$(BIN)/python -m pipelines.demo
+
+test: $(VENV)/.installed-test  ## lint, then the whole suite against DuckDB and PostgreSQL
+	bash scripts/ensure-postgres.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+bench: $(VENV)/.installed-test  ## sandbox throughput and start-up benchmarks (bench/RESULTS.md)
+	$(BIN)/python bench/sandbox.py
+
+lock:  ## re-pin constraints.txt from the current .venv
+	$(BIN)/python -m pip freeze --exclude-editable | sed '/^promosync/d' > constraints.tmp
+	(sed -n '1,2p' constraints.txt; cat constraints.tmp) > constraints.txt; rm constraints.tmp
+
+clean:
+	rm -rf $(VENV) .promosync .dagster .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Dagster wiring of promosync: resources, assets, jobs, schedules and the CLI."""

@@ -1,0 +1,1 @@
+"""Local simulators of the Voucherify and Talon.One APIs, faithful to their official specs."""
