@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint lock bench clean
+.PHONY: demo test lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.installed  ## start the sandbox, sync it into the local warehouse, print a summary
-	$(BIN)/python -m pipelines.demo
+demo: $(VENV)/.installed  ## start the sandbox on free ports, show both APIs answering, stop it
+	$(BIN)/python scripts/demo.py
 
 test: $(VENV)/.installed-test  ## lint, then the whole suite against DuckDB and PostgreSQL
 	bash scripts/ensure-postgres.sh

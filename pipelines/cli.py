@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="promosync: keep a SQL warehouse in two-way sync with Voucherify and Talon.One.")
+app = typer.Typer(
+    help="promosync: keep a SQL warehouse in two-way sync with Voucherify and Talon.One."
+)
 
 
 @app.callback()
@@ -15,7 +17,9 @@ def main() -> None:
 @app.command()
 def sandbox(
     host: str = typer.Option("127.0.0.1", help="Address both servers listen on."),
-    voucherify_port: int = typer.Option(0, help="Port of the Voucherify simulator (0: a free one)."),
+    voucherify_port: int = typer.Option(
+        0, help="Port of the Voucherify simulator (0: a free one)."
+    ),
     talon_one_port: int = typer.Option(0, help="Port of the Talon.One simulator (0: a free one)."),
     customers: int = typer.Option(1000, min=0, help="Number of Voucherify customers generated."),
     seed: int = typer.Option(42, help="Seed of the generated data and of fault injection."),
@@ -59,3 +63,7 @@ def sandbox(
     typer.echo(f"TALON_ONE_BASE_URL={server.talon_one_url}")
     typer.echo(f"sandbox ready: {customers} customers, seed {seed}; Ctrl-C stops it", err=True)
     server.run_forever()
+
+
+if __name__ == "__main__":
+    app()

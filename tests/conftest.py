@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 
+from connectors.warehouse import Warehouse
 from sandbox.server import Sandbox
 from sandbox.settings import SandboxSettings
 
@@ -87,3 +91,30 @@ def voucherify_admin(sandbox: Sandbox) -> ApiSession:
 def talon_one_admin(sandbox: Sandbox) -> ApiSession:
     """The Talon.One simulator's admin API (no auth)."""
     return ApiSession(sandbox.talon_one_url)
+
+
+POSTGRES_URL = os.environ.get(
+    "PROMOSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse(request: pytest.FixtureRequest, tmp_path) -> Iterator[Warehouse]:
+    """An empty warehouse with promosync's tables: a DuckDB file, or a fresh PostgreSQL schema."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+        schema = None
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(POSTGRES_URL)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    store = Warehouse(url)
+    store.create_tables()
+    yield store
+    store.dispose()
+    if schema:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

@@ -18,8 +18,14 @@ SPECS_DIR = Path(
 # Each spec, and the server URL it declares (requests are re-addressed to it before validation).
 SPECS = {
     "voucherify": ("voucherify-openapi.json", "https://api.voucherify.io"),
-    "talon_one_integration": ("talon-one-integration-api/openapi.yaml", "https://yourbaseurl.talon.one"),
-    "talon_one_management": ("talon-one-management-api/openapi.yaml", "https://yourbaseurl.talon.one"),
+    "talon_one_integration": (
+        "talon-one-integration-api/openapi.yaml",
+        "https://yourbaseurl.talon.one",
+    ),
+    "talon_one_management": (
+        "talon-one-management-api/openapi.yaml",
+        "https://yourbaseurl.talon.one",
+    ),
 }
 
 

@@ -1,0 +1,107 @@
+"""Benchmark the sandbox: pages of 100 customers served per second, and start-up of a large dataset.
+
+Run with `make bench` (or `.venv/bin/python bench/sandbox.py`); results are recorded by hand in
+bench/RESULTS.md with the machine they were measured on. Targets (issue #2): >= 500 pages/s on
+loopback on a 2-core machine; a 100,000-customer sandbox up in <= 60 s and <= 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+AUTH = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-app-token"}
+
+
+def start(customers: int) -> tuple[subprocess.Popen[str], str, float]:
+    """Start `promosync sandbox`; return it, its Voucherify URL and seconds until it answered."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "pipelines.cli", "sandbox",
+            "--customers", str(customers),
+            "--voucherify-requests-per-minute", "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    url = process.stdout.readline().strip().split("=", 1)[1]
+    process.stdout.readline()
+    requests.get(f"{url}/v1/customers", headers=AUTH, timeout=60).raise_for_status()
+    return process, url, time.monotonic() - started
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not found")
+
+
+def page_throughput(url: str, seconds: float, clients: int) -> tuple[int, float]:
+    """Pages of 100 customers fetched in `seconds` by `clients` keep-alive sessions."""
+    counts = [0] * clients
+    deadline = time.monotonic() + seconds
+
+    def walk(index: int) -> None:
+        session = requests.Session()
+        session.headers.update(AUTH)
+        page = 1 + index
+        while time.monotonic() < deadline:
+            response = session.get(
+                f"{url}/v1/customers",
+                params={"limit": 100, "page": page, "order": "updated_at"},
+                timeout=30,
+            )
+            response.raise_for_status()
+            assert len(response.content) > 10_000  # a full page, not an error body
+            counts[index] += 1
+            page = page % 99 + 1
+
+    threads = [threading.Thread(target=walk, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return sum(counts), sum(counts) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--page-customers", type=int, default=10_000)
+    parser.add_argument("--large-customers", type=int, default=100_000)
+    args = parser.parse_args()
+
+    process, url, _ = start(args.page_customers)
+    try:
+        pages, rate = page_throughput(url, args.seconds, args.clients)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    print(f"pages of 100 customers: {pages} in {args.seconds:.0f} s = {rate:.0f} pages/s "
+          f"({args.clients} client threads, {args.page_customers} customers)")  # fmt: skip
+
+    process, url, startup = start(args.large_customers)
+    try:
+        rss = peak_rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    print(f"start-up with {args.large_customers} customers: {startup:.1f} s, peak RSS {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

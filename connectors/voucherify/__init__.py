@@ -1,0 +1,1 @@
+"""Voucherify: the API client, the pull streams and the push jobs."""

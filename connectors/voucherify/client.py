@@ -1,0 +1,79 @@
+"""Voucherify endpoints the streams read, on top of the shared ApiClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from connectors.http import ApiClient, ConfigError, check_base_url
+
+PAGE_LIMIT = 100  # the API's maximum `limit`
+PAGE_CAP = 99  # `page` is accepted only up to 99 on GET /v1/customers
+
+
+def voucherify_client(
+    base_url: str, app_id: str, app_token: str, requests_per_minute: float | None = None
+) -> ApiClient:
+    """A client authenticated with the app-key pair (`X-App-Id` / `X-App-Token`)."""
+    url = check_base_url(base_url, "VOUCHERIFY_BASE_URL")
+    if not app_id or not app_token:
+        raise ConfigError("set VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN (Project settings > API)")
+    headers = {"X-App-Id": app_id, "X-App-Token": app_token}
+    return ApiClient("voucherify", url, headers, requests_per_minute=requests_per_minute)
+
+
+def list_customers(client: ApiClient, params: dict[str, Any]) -> dict[str, Any]:
+    """One page of `GET /v1/customers`."""
+    return client.get_json("/v1/customers", {"limit": PAGE_LIMIT, **params})
+
+
+def _follow(client: ApiClient, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """Pages of a `starting_after_id` list, following `more_starting_after` while `has_more`."""
+    params = {"limit": PAGE_LIMIT, **params}
+    while True:
+        page = client.get_json(path, params)
+        records = page.get("data") or []
+        yield records
+        after = page.get("more_starting_after") or (records[-1]["id"] if records else None)
+        if not page.get("has_more") or not after or after == params.get("starting_after_id"):
+            return
+        params["starting_after_id"] = after
+
+
+def customer_activity(
+    client: ApiClient, customer_id: str, starting_after_id: str | None
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of one customer's activity, oldest first, after `starting_after_id`."""
+    params: dict[str, Any] = {"order": "created_at"}
+    if starting_after_id:
+        params["starting_after_id"] = starting_after_id
+    yield from _follow(client, f"/v1/customers/{quote(customer_id, safe='')}/activity", params)
+
+
+def customer_segments(client: ApiClient, customer_id: str) -> list[dict[str, Any]]:
+    """The segments a customer belongs to now."""
+    body = client.get_json(f"/v1/customers/{quote(customer_id, safe='')}/segments")
+    return body.get("data") or []
+
+
+def loyalty_campaigns(client: ApiClient) -> list[dict[str, Any]]:
+    """Every loyalty campaign of the project."""
+    campaigns: list[dict[str, Any]] = []
+    for page in range(1, PAGE_CAP + 1):
+        body = client.get_json("/v1/loyalties", {"limit": PAGE_LIMIT, "page": page})
+        batch = body.get("campaigns") or []
+        campaigns.extend(batch)
+        if len(batch) < PAGE_LIMIT or len(campaigns) >= body.get("total", 0):
+            return campaigns
+    raise RuntimeError(f"more than {PAGE_CAP * PAGE_LIMIT} loyalty campaigns; cannot list them all")
+
+
+def loyalty_transactions(
+    client: ApiClient, campaign_id: str, starting_after_id: str | None
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of one loyalty campaign's transactions, in id order, after `starting_after_id`."""
+    params: dict[str, Any] = {"order": "id"}
+    if starting_after_id:
+        params["starting_after_id"] = starting_after_id
+    yield from _follow(client, f"/v1/loyalties/{quote(campaign_id, safe='')}/transactions", params)

@@ -1,0 +1,129 @@
+"""The Voucherify streams, declared as data: table, key, cursor, and how a record becomes a row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One pull stream: where it reads, what it writes, and how it resumes."""
+
+    name: str  # also the warehouse table
+    endpoint: str
+    primary_key: tuple[str, ...]
+    cursor_field: str  # what the committed cursor holds
+    records_key: str
+    to_row: Callable[[dict[str, Any], datetime], Row]
+
+
+def _customer_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    address = record.get("address") or {}
+    orders = (record.get("summary") or {}).get("orders") or {}
+    loyalty = record.get("loyalty") or {}
+    return {
+        "id": record["id"],
+        "source_id": record.get("source_id"),
+        "name": record.get("name"),
+        "email": record.get("email"),
+        "phone": record.get("phone"),
+        "birthdate": record.get("birthdate") or record.get("birthday"),
+        "address_city": address.get("city"),
+        "address_country": address.get("country"),
+        "address_postal_code": address.get("postal_code"),
+        "metadata": record.get("metadata"),
+        "loyalty_points": loyalty.get("points"),
+        "orders_total_amount": orders.get("total_amount"),
+        "orders_total_count": orders.get("total_count"),
+        "created_at": record.get("created_at"),
+        "updated_at": record.get("updated_at"),
+        "_raw": record,
+        "_synced_at": synced_at,
+        "_deleted_at": None,
+    }
+
+
+def _activity_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    return {
+        "id": record["id"],
+        "customer_id": record["_customer_id"],
+        "type": record.get("type"),
+        "group_id": record.get("group_id"),
+        "created_at": record.get("created_at"),
+        "data": record.get("data"),
+        "_raw": {k: v for k, v in record.items() if k != "_customer_id"},
+        "_synced_at": synced_at,
+        "_deleted_at": None,
+    }
+
+
+def _segment_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    return {
+        "customer_id": record["_customer_id"],
+        "segment_id": record["id"],
+        "name": record.get("name"),
+        "_raw": {k: v for k, v in record.items() if k != "_customer_id"},
+        "_synced_at": synced_at,
+        "_deleted_at": None,
+    }
+
+
+def _loyalty_transaction_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    details = record.get("details") or {}
+    balance = details.get("balance") or {}
+    return {
+        "id": record["id"],
+        "campaign_id": record.get("campaign_id") or record["_campaign_id"],
+        "voucher_id": record.get("voucher_id"),
+        "source_id": record.get("source_id"),
+        "type": record.get("type"),
+        "reason": record.get("reason"),
+        "points": balance.get("points"),
+        "balance": balance.get("balance"),
+        "related_transaction_id": record.get("related_transaction_id"),
+        "created_at": record.get("created_at"),
+        "details": details,
+        "_raw": {k: v for k, v in record.items() if k != "_campaign_id"},
+        "_synced_at": synced_at,
+        "_deleted_at": None,
+    }
+
+
+CUSTOMERS = Stream(
+    name="voucherify_customers",
+    endpoint="/v1/customers",
+    primary_key=("id",),
+    cursor_field="updated_at",
+    records_key="customers",
+    to_row=_customer_row,
+)
+ACTIVITIES = Stream(
+    name="voucherify_customer_activities",
+    endpoint="/v1/customers/{customerId}/activity",
+    primary_key=("id",),
+    cursor_field="starting_after_id",  # per customer; stream-wide: customers' updated_at seen
+    records_key="data",
+    to_row=_activity_row,
+)
+SEGMENTS = Stream(
+    name="voucherify_customer_segments",
+    endpoint="/v1/customers/{customerId}/segments",
+    primary_key=("customer_id", "segment_id"),
+    cursor_field="updated_at",  # customers' updated_at seen at the last run
+    records_key="data",
+    to_row=_segment_row,
+)
+LOYALTY_TRANSACTIONS = Stream(
+    name="voucherify_loyalty_transactions",
+    endpoint="/v1/loyalties/{campaignId}/transactions",
+    primary_key=("id",),
+    cursor_field="starting_after_id",  # per campaign
+    records_key="data",
+    to_row=_loyalty_transaction_row,
+)
+STREAMS = {s.name: s for s in (CUSTOMERS, ACTIVITIES, SEGMENTS, LOYALTY_TRANSACTIONS)}

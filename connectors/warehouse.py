@@ -1,0 +1,255 @@
+"""The warehouse: tables from sql/tables, and batches upserted together with their cursor."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+DEFAULT_URL = "duckdb:///.promosync/warehouse.duckdb"
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def warehouse_url() -> str:
+    """The configured warehouse URL (`WAREHOUSE_URL`), or the embedded DuckDB file."""
+    return os.environ.get("WAREHOUSE_URL") or DEFAULT_URL
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for `url`; a DuckDB file's folder is created if missing."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(url)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Rows a batch inserted and updated."""
+
+    inserted: int
+    updated: int
+
+
+def _quoted(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"{name!r} is not a plain lower-case SQL identifier")
+    return f'"{name}"'
+
+
+def _text(value: Any) -> str | None:
+    """A value as the text both databases cast into their typed columns."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date | bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return orjson.dumps(value).decode()  # dict / list -> JSON
+
+
+class Warehouse:
+    """One SQL warehouse: DuckDB (default), PostgreSQL, or any SQLAlchemy URL."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or warehouse_url()
+        self.engine = create_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        self._columns: dict[str, list[str]] = {}
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def create_tables(self) -> None:
+        """Run the DDL files in sql/tables (idempotent)."""
+        with self.engine.begin() as conn:
+            for path in sorted((SQL_DIR / "tables").glob("*.sql")):
+                for statement in self._statements(path.read_text()):
+                    conn.exec_driver_sql(statement)
+        self._columns.clear()
+
+    def _statements(self, script: str) -> list[str]:
+        script = re.sub(r"--[^\n]*", "", script)
+        if self.dialect == "postgresql":
+            script = re.sub(r"\bJSON\b", "JSONB", script)
+        return [s.strip() for s in script.split(";") if s.strip()]
+
+    def columns(self, table: str) -> list[str]:
+        """The table's column names, in order."""
+        if table not in self._columns:
+            query = sa.text(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = :table AND table_schema = current_schema()"
+                " ORDER BY ordinal_position"
+            )
+            with self.engine.connect() as conn:
+                names = [row[0] for row in conn.execute(query, {"table": table})]
+            if not names:
+                raise LookupError(f"table {table!r} does not exist; run create_tables() first")
+            self._columns[table] = names
+        return self._columns[table]
+
+    def write_batch(
+        self,
+        table: str,
+        primary_key: Sequence[str],
+        rows: Iterable[Mapping[str, Any]],
+        cursors: Mapping[tuple[str, str], str | None] | None = None,
+        replace: tuple[str, Sequence[str]] | None = None,
+    ) -> BatchResult:
+        """Upsert `rows` on `primary_key` and save `cursors` in one transaction.
+
+        `replace=(column, values)` first deletes the rows whose `column` is in `values`, so a set
+        that is read whole (a customer's segments) replaces what was there.
+        """
+        columns = self.columns(table)
+        unique: dict[tuple[Any, ...], list[str | None]] = {}
+        for row in rows:  # the last copy of a key wins, as it would in the source
+            unique[tuple(row[k] for k in primary_key)] = [_text(row.get(c)) for c in columns]
+        with self.engine.begin() as conn:
+            result = BatchResult(0, 0)
+            if replace and replace[1]:
+                target = sa.table(table, sa.column(replace[0]))
+                condition = target.c[replace[0]].in_(list(replace[1]))
+                conn.execute(sa.delete(target).where(condition))
+            if unique:
+                result = self._upsert(
+                    conn, table, list(primary_key), columns, list(unique.values())
+                )
+            if cursors:
+                self._save_cursors(conn, cursors)
+        return result
+
+    def _stage(
+        self, conn: Connection, table: str, columns: list[str], values: list[list[str | None]]
+    ) -> str:
+        """Load `values` into a transaction-local staging relation shaped like `table`'s columns."""
+        stage = f"_stage_{table}_{len(columns)}"
+        if self.dialect == "duckdb":
+            raw = conn.connection.driver_connection
+            raw.register(stage, pd.DataFrame(values, columns=columns, dtype=object))
+            return stage
+        cols = ", ".join(_quoted(c) for c in columns)
+        # CREATE ... AS copies the column types but no constraint (LIKE would copy NOT NULLs).
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP"
+            f" AS SELECT {cols} FROM {_quoted(table)} WITH NO DATA"
+        )
+        conn.exec_driver_sql(f"TRUNCATE {stage}")
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+        return stage
+
+    def _unstage(self, conn: Connection, stage: str) -> None:
+        if self.dialect == "duckdb":
+            conn.connection.driver_connection.unregister(stage)
+
+    @property
+    def _fast(self) -> bool:
+        return self.dialect in {"duckdb", "postgresql"}
+
+    def _upsert(
+        self,
+        conn: Connection,
+        table: str,
+        key: list[str],
+        columns: list[str],
+        values: list[list[str | None]],
+    ) -> BatchResult:
+        if not self._fast:
+            return self._upsert_generic(conn, table, key, columns, values)
+        stage = self._stage(conn, table, columns, values)
+        cols = ", ".join(_quoted(c) for c in columns)
+        join = " AND ".join(f"t.{_quoted(k)} = s.{_quoted(k)}" for k in key)
+        existing = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {stage} s JOIN {_quoted(table)} t ON {join}"
+        ).scalar_one()
+        updates = ", ".join(
+            f"{_quoted(c)} = excluded.{_quoted(c)}" for c in columns if c not in key
+        )
+        conflict = ", ".join(_quoted(k) for k in key)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        conn.exec_driver_sql(
+            f"INSERT INTO {_quoted(table)} ({cols}) SELECT {cols} FROM {stage}"
+            f" ON CONFLICT ({conflict}) {action}"
+        )
+        self._unstage(conn, stage)
+        return BatchResult(len(values) - existing, existing)
+
+    def _upsert_generic(
+        self,
+        conn: Connection,
+        table: str,
+        key: list[str],
+        columns: list[str],
+        values: list[list[str | None]],
+    ) -> BatchResult:
+        target = sa.table(table, *(sa.column(c) for c in columns))
+        key_index = [columns.index(k) for k in key]
+        existing = 0
+        for row in values:
+            match = sa.and_(*(target.c[k] == row[i] for k, i in zip(key, key_index, strict=True)))
+            existing += conn.execute(sa.delete(target).where(match)).rowcount
+        conn.execute(sa.insert(target), [dict(zip(columns, row, strict=True)) for row in values])
+        return BatchResult(len(values) - existing, existing)
+
+    def _save_cursors(
+        self, conn: Connection, cursors: Mapping[tuple[str, str], str | None]
+    ) -> None:
+        now = datetime.now(UTC).isoformat()
+        rows = [[stream, partition, value, now] for (stream, partition), value in cursors.items()]
+        state_columns = ["stream", "partition_key", "cursor_value", "updated_at"]
+        self._upsert(conn, "sync_state", ["stream", "partition_key"], state_columns, rows)
+
+    def mark_deleted(
+        self, table: str, key: str, present: Sequence[str], deleted_at: datetime
+    ) -> int:
+        """Stamp `_deleted_at` on live rows whose `key` is not in `present`; return how many."""
+        with self.engine.begin() as conn:
+            if self._fast:
+                stage = self._stage(conn, table, [key], [[value] for value in present])
+                absent = f"{_quoted(key)} NOT IN (SELECT {_quoted(key)} FROM {stage})"
+            else:
+                stage = ""
+                absent = sa.table(table, sa.column(key)).c[key].not_in(list(present))
+                absent = str(absent.compile(conn, compile_kwargs={"literal_binds": True}))
+            count = conn.execute(
+                sa.text(
+                    f"UPDATE {_quoted(table)} SET _deleted_at = :at"
+                    f" WHERE _deleted_at IS NULL AND {absent}"
+                ),
+                {"at": deleted_at},
+            ).rowcount
+            if stage:
+                self._unstage(conn, stage)
+        return count
+
+    def read_cursors(self, stream: str) -> dict[str, str | None]:
+        """Every committed cursor of `stream`, by partition ('' is the stream-wide one)."""
+        query = sa.text("SELECT partition_key, cursor_value FROM sync_state WHERE stream = :stream")
+        with self.engine.connect() as conn:
+            return dict(conn.execute(query, {"stream": stream}).all())
+
+    def read_cursor(self, stream: str, partition: str = "") -> str | None:
+        """The committed cursor of one stream partition, or None before the first sync."""
+        return self.read_cursors(stream).get(partition)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read query; rows as dicts."""
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(sa.text(sql), params or {})]

@@ -1,0 +1,53 @@
+"""Dagster resources: the APIs and the warehouse, configured from the environment."""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+
+from connectors.http import ApiClient
+from connectors.voucherify.client import voucherify_client
+from connectors.warehouse import Warehouse, warehouse_url
+
+
+class VoucherifyResource(dg.ConfigurableResource):
+    """Voucherify API: base URL, app-key pair and the request budget of the plan."""
+
+    base_url: str
+    app_id: str
+    app_token: str
+    requests_per_minute: int = 0  # 0: pace by the server's X-Rate-Limit headers alone
+
+    def client(self) -> ApiClient:
+        """A fresh client (its counters measure one asset's requests)."""
+        return voucherify_client(
+            self.base_url, self.app_id, self.app_token, self.requests_per_minute or None
+        )
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The SQL warehouse; an empty URL means `WAREHOUSE_URL` or the embedded DuckDB file."""
+
+    url: str = ""
+
+    def warehouse(self) -> Warehouse:
+        """The warehouse with every promosync table created."""
+        store = Warehouse(self.url or warehouse_url())
+        store.create_tables()
+        return store
+
+    def display_url(self) -> str:
+        """The URL with any password masked, for logs and metadata."""
+        return sa.engine.make_url(self.url or warehouse_url()).render_as_string(hide_password=True)
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """Resources read from the environment when a run starts (never at import time)."""
+    return {
+        "voucherify": VoucherifyResource(
+            base_url=dg.EnvVar("VOUCHERIFY_BASE_URL"),
+            app_id=dg.EnvVar("VOUCHERIFY_APP_ID"),
+            app_token=dg.EnvVar("VOUCHERIFY_APP_TOKEN"),
+        ),
+        "warehouse": WarehouseResource(),  # reads WAREHOUSE_URL when a run starts
+    }

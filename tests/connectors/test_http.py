@@ -1,0 +1,121 @@
+"""The shared HTTP client against the sandbox: retries, fatal errors, secrets and rate limits."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from connectors.http import ApiClient, ApiError, ConfigError, RateLimiter, check_base_url
+
+
+def _client(sandbox, token: str | None = None, **options) -> ApiClient:
+    settings = sandbox.settings
+    headers = {
+        "X-App-Id": settings.voucherify_app_id,
+        "X-App-Token": token or settings.voucherify_app_token,
+    }
+    return ApiClient("voucherify", sandbox.voucherify_url, headers, **options)
+
+
+def test_retriable_failures_are_retried_until_the_answer_arrives(
+    sandbox, voucherify_admin, caplog
+) -> None:
+    voucherify_admin.put(
+        "/_sandbox/faults",
+        json={
+            "server_error": 0.15,
+            "rate_limited": 0.1,
+            "dropped_connection": 0.1,
+            "truncated_body": 0.1,
+            "retry_after_seconds": 0,
+        },
+    ).raise_for_status()
+    client = _client(sandbox, max_wait=0.05)
+    with caplog.at_level(logging.WARNING, logger="connectors.http"):
+        pages = [client.get_json("/v1/customers", {"limit": 100, "page": p}) for p in (1, 2, 3)]
+    assert [len(page["customers"]) for page in pages] == [100, 100, 100]
+    injected = voucherify_admin.get("/_sandbox/stats").json()["faults_injected"]
+    assert client.counters.retries == sum(injected.values()) > 0
+    assert client.counters.rate_limited == injected["rate_limited"]
+    assert client.counters.requests == 3 + client.counters.retries
+    assert "retrying" in caplog.text
+    assert sandbox.settings.voucherify_app_token not in caplog.text
+
+
+def test_fatal_answer_names_endpoint_status_and_api_error_but_no_secret(sandbox) -> None:
+    client = _client(sandbox, token="wrong-token-s3cr3t")
+    with pytest.raises(ApiError) as raised:
+        client.get_json("/v1/customers")
+    error = raised.value
+    assert error.status == 401
+    assert "voucherify GET /v1/customers failed with HTTP 401" in str(error)
+    assert "s3cr3t" not in str(error) and "s3cr3t" not in repr(error.__dict__)
+    assert client.counters.requests == 1  # a 401 is not retried
+
+
+def test_unknown_record_is_a_clear_404(sandbox) -> None:
+    with pytest.raises(ApiError, match=r"HTTP 404: .*not_found") as raised:
+        _client(sandbox).get_json("/v1/customers/cust_missing")
+    assert raised.value.request_id
+
+
+def test_retries_give_up_with_a_clear_error(sandbox, voucherify_admin) -> None:
+    voucherify_admin.put("/_sandbox/faults", json={"server_error": 1.0}).raise_for_status()
+    client = _client(sandbox, max_attempts=3, max_wait=0.01)
+    with pytest.raises(ApiError, match="gave up after 3 attempts"):
+        client.get_json("/v1/customers")
+    assert client.counters.requests == 3
+
+
+def test_unreachable_server_fails_with_the_endpoint_not_the_url() -> None:
+    client = ApiClient(
+        "voucherify", "http://127.0.0.1:9", {"X-App-Token": "t0k3n"}, max_attempts=2, max_wait=0.01
+    )
+    with pytest.raises(ApiError, match="GET /v1/customers failed with no answer") as raised:
+        client.get_json("/v1/customers")
+    assert "t0k3n" not in str(raised.value)
+
+
+def test_server_reported_budget_paces_the_client(sandbox, voucherify_admin) -> None:
+    voucherify_admin.put("/_sandbox/config", json={"voucherify_requests_per_minute": 1000})
+    client = _client(sandbox)
+    client.get_json("/v1/customers", {"limit": 1})
+    # The server said 999 remain: the limiter's local allowance is capped by that, never raised.
+    assert client.limiter._tokens <= 999
+
+
+def test_rate_limiter_keeps_to_the_configured_rate() -> None:
+    limiter = RateLimiter(per_minute=600, burst=2)  # 10 a second
+    started = time.monotonic()
+    for _ in range(12):
+        limiter.acquire()
+    assert time.monotonic() - started >= 0.9  # 2 from the burst, then 10 at 10/s
+
+
+def test_rate_limiter_waits_out_a_reported_reset() -> None:
+    limiter = RateLimiter(per_minute=None)
+    limiter.observe(remaining=0, reset_in=0.5)
+    started = time.monotonic()
+    limiter.acquire()
+    assert time.monotonic() - started >= 0.45
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://api.voucherify.io/", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://localhost:8000", True),
+        ("http://api.voucherify.io", False),
+        ("ftp://example.com", False),
+        ("api.voucherify.io", False),
+    ],
+)
+def test_base_url_must_be_https_unless_loopback(url: str, ok: bool) -> None:
+    if ok:
+        assert not check_base_url(url, "VOUCHERIFY_BASE_URL").endswith("/")
+    else:
+        with pytest.raises(ConfigError, match="VOUCHERIFY_BASE_URL"):
+            check_base_url(url, "VOUCHERIFY_BASE_URL")
