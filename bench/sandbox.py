@@ -100,7 +100,7 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    print(f"start-up with {args.large_customers} customers: {startup:.1f} s, peak RSS {rss:.0f} MiB")
+    print(f"start-up, {args.large_customers} customers: {startup:.1f} s, peak RSS {rss:.0f} MiB")
 
 
 if __name__ == "__main__":

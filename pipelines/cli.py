@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import typer
 
 app = typer.Typer(
@@ -63,6 +66,92 @@ def sandbox(
     typer.echo(f"TALON_ONE_BASE_URL={server.talon_one_url}")
     typer.echo(f"sandbox ready: {customers} customers, seed {seed}; Ctrl-C stops it", err=True)
     server.run_forever()
+
+
+REQUIRED_ENV = {
+    "voucherify": ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN"),
+}
+
+
+@app.command()
+def sync(
+    only: str = typer.Option(None, help="Sync one platform only: voucherify."),
+    full_refresh: bool = typer.Option(False, help="Re-read everything from the start."),
+    full_sweep: bool = typer.Option(False, help="Visit every customer's activity and segments."),
+    backfill: tuple[str, str] | None = typer.Option(
+        None, metavar="START END", help="Re-read customers updated in [START, END)."
+    ),
+) -> None:
+    """Pull the platforms into the warehouse through Dagster, then print what each stream did."""
+    from rich.console import Console
+
+    from pipelines.run import PLATFORM_JOBS, run_pull
+
+    console = Console(stderr=True)
+    platforms = [only] if only else list(PLATFORM_JOBS)
+    unknown = [p for p in platforms if p not in PLATFORM_JOBS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown platform {unknown[0]!r}; choose one of {', '.join(PLATFORM_JOBS)}",
+            param_hint="--only",
+        )
+    missing = [name for p in platforms for name in REQUIRED_ENV[p] if not os.environ.get(name)]
+    if missing:
+        console.print(f"[red]Set {', '.join(missing)} in the environment first.[/red]")
+        raise typer.Exit(2)
+    window = tuple(backfill) if backfill else None
+
+    summaries = []
+    with console.status("starting") as status:
+        handler = _StatusHandler(status)
+        logging.getLogger("connectors").addHandler(handler)
+        logging.getLogger("connectors").setLevel(logging.INFO)
+        try:
+            for platform in platforms:
+                summaries += run_pull(
+                    platform, full_refresh=full_refresh, backfill=window, full_sweep=full_sweep
+                )
+        except (RuntimeError, ValueError) as error:
+            console.print(f"[red]sync failed:[/red] {error}")
+            raise typer.Exit(1) from None
+        finally:
+            logging.getLogger("connectors").removeHandler(handler)
+    typer.echo(_summary_table(summaries))
+
+
+class _StatusHandler(logging.Handler):
+    """Shows the connectors' latest progress line in a rich status spinner."""
+
+    def __init__(self, status) -> None:
+        super().__init__(logging.INFO)
+        self.status = status
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.status.update(record.getMessage())
+
+
+def _summary_table(summaries) -> str:
+    header = ("stream", "inserted", "updated", "deleted", "requests", "429s", "seconds", "cursor")
+    lines = [header]
+    for summary in summaries:
+        m = summary.metadata
+        lines.append(
+            (
+                summary.stream,
+                str(m.get("inserted", 0)),
+                str(m.get("updated", 0)),
+                str(m.get("deleted", 0)),
+                str(m.get("requests", 0)),
+                str(m.get("rate_limited", 0)),
+                f"{m.get('seconds', 0):.1f}",
+                str(m.get("cursor_after", "")),
+            )
+        )
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in lines
+    )
 
 
 if __name__ == "__main__":

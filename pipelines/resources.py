@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 import sqlalchemy as sa
 
@@ -30,11 +33,15 @@ class WarehouseResource(dg.ConfigurableResource):
 
     url: str = ""
 
-    def warehouse(self) -> Warehouse:
-        """The warehouse with every promosync table created."""
+    @contextmanager
+    def warehouse(self) -> Iterator[Warehouse]:
+        """The warehouse with every promosync table created; its connections closed afterwards."""
         store = Warehouse(self.url or warehouse_url())
-        store.create_tables()
-        return store
+        try:
+            store.create_tables()
+            yield store
+        finally:
+            store.dispose()
 
     def display_url(self) -> str:
         """The URL with any password masked, for logs and metadata."""

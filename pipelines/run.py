@@ -42,7 +42,10 @@ def run_config(
 
 
 def instance() -> dg.DagsterInstance:
-    """The instance under DAGSTER_HOME when set (runs show in `dagster dev`), else in memory."""
+    """The instance under DAGSTER_HOME when set (runs show in `dagster dev`), else in memory.
+
+    Use it as a context manager: an instance left open keeps run objects alive until exit.
+    """
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
@@ -58,14 +61,15 @@ def run_pull(
 ) -> list[StreamSummary]:
     """Execute the platform's pull job once; return each stream's metadata."""
     job = defs.resolve_job_def(PLATFORM_JOBS[platform])
-    result = job.execute_in_process(
-        run_config=run_config(platform, full_refresh, backfill, full_sweep),
-        instance=instance(),
-        raise_on_error=False,
-    )
+    config = run_config(platform, full_refresh, backfill, full_sweep)
+    config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+    with instance() as run_instance:
+        result = job.execute_in_process(
+            run_config=config, instance=run_instance, raise_on_error=False
+        )
     summaries = []
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.event_specific_data.materialization
         metadata = {key: value.value for key, value in materialization.metadata.items()}
         summary = StreamSummary(materialization.asset_key.to_user_string(), metadata)
         summaries.append(summary)

@@ -62,14 +62,13 @@ def voucherify_customers(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """Voucherify customers changed since the last run, upserted by id."""
-    client, store = voucherify.client(), warehouse.warehouse()
-    report = sync.sync_customers(
-        client, store, full_refresh=config.full_refresh, window=backfill_window(config)
-    )
-    metadata = report_metadata(report)
-    if config.reconcile:
-        metadata["deleted"] = sync.reconcile_customers(client, store).deleted
-        metadata["requests"] = client.counters.requests
+    client, window = voucherify.client(), backfill_window(config)
+    with warehouse.warehouse() as store:
+        report = sync.sync_customers(client, store, full_refresh=config.full_refresh, window=window)
+        metadata = report_metadata(report)
+        if config.reconcile:
+            metadata["deleted"] = sync.reconcile_customers(client, store).deleted
+            metadata["requests"] = client.counters.requests
     context.log.info(f"voucherify_customers: {metadata}")
     return dg.MaterializeResult(metadata=metadata)
 
@@ -82,12 +81,10 @@ def voucherify_customer_activities(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """New activity of changed Voucherify customers, by per-customer cursor."""
-    report = sync.sync_activities(
-        voucherify.client(),
-        warehouse.warehouse(),
-        full_sweep=config.full_sweep,
-        concurrency=config.concurrency,
-    )
+    with warehouse.warehouse() as store:
+        report = sync.sync_activities(
+            voucherify.client(), store, full_sweep=config.full_sweep, concurrency=config.concurrency
+        )
     return dg.MaterializeResult(metadata=report_metadata(report))
 
 
@@ -99,12 +96,10 @@ def voucherify_customer_segments(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """Current segments of changed Voucherify customers, replaced per customer."""
-    report = sync.sync_segments(
-        voucherify.client(),
-        warehouse.warehouse(),
-        full_sweep=config.full_sweep,
-        concurrency=config.concurrency,
-    )
+    with warehouse.warehouse() as store:
+        report = sync.sync_segments(
+            voucherify.client(), store, full_sweep=config.full_sweep, concurrency=config.concurrency
+        )
     return dg.MaterializeResult(metadata=report_metadata(report))
 
 
@@ -113,7 +108,8 @@ def voucherify_loyalty_transactions(
     context: dg.AssetExecutionContext, voucherify: VoucherifyResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Loyalty transactions of every Voucherify loyalty campaign, by per-campaign cursor."""
-    report = sync.sync_loyalty_transactions(voucherify.client(), warehouse.warehouse())
+    with warehouse.warehouse() as store:
+        report = sync.sync_loyalty_transactions(voucherify.client(), store)
     return dg.MaterializeResult(metadata=report_metadata(report))
 
 

@@ -184,7 +184,8 @@ class FaultsAndStats:
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        half = body[: len(body) // 2]
+        await send({"type": "http.response.body", "body": half, "more_body": True})
         await _abort(scope)
 
 
@@ -269,7 +270,8 @@ def build_app(api: SandboxApi) -> FaultsAndStats:
         return api.error_response(404, "not_found", f"Resource not found: {request.url.path}")
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return api.error_response(405, "method_not_allowed", f"{request.method} is not allowed here")
+        message = f"{request.method} is not allowed here"
+        return api.error_response(405, "method_not_allowed", message)
 
     app = Starlette(
         routes=[*api.routes(), *_admin_routes(api)],

@@ -1,4 +1,4 @@
-"""Deterministic, awkward identities shared by both simulators (Talon.One ids match Voucherify source_ids)."""
+"""Deterministic, awkward identities shared by both simulators (one person, one source_id)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Serve both simulated APIs with uvicorn, in the foreground (CLI) or in a background thread (tests)."""
+"""Serve both simulated APIs with uvicorn: in the foreground (CLI) or a background thread."""
 
 from __future__ import annotations
 
@@ -88,7 +88,10 @@ class Sandbox:
     async def serve(self) -> None:
         """Serve until `stop()` (or a signal handler) asks both servers to exit."""
         await asyncio.gather(
-            *(server.serve(sockets=[sock]) for server, sock in zip(self._servers, self._sockets))
+            *(
+                server.serve(sockets=[sock])
+                for server, sock in zip(self._servers, self._sockets, strict=True)
+            )
         )
 
     def stop(self) -> None:

@@ -26,7 +26,7 @@ class SandboxSettings:
     async_action_seconds: float = 1.0
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply known settings from `changes`; raise ValueError naming any unknown or ill-typed one."""
+        """Apply `changes`; raise ValueError naming any unknown or ill-typed setting."""
         known = {f.name: f for f in fields(self)}
         for name, value in changes.items():
             if name not in known:

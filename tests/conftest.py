@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: one sandbox per session, reset before each test that uses it."""
+"""Fixtures shared by the suite: one sandbox per session (reset before each test), warehouses."""
 
 from __future__ import annotations
 

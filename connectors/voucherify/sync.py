@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,8 @@ from connectors.voucherify.streams import (
     Stream,
 )
 from connectors.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 WHOLE_STREAM = ""  # the partition of a stream-wide cursor
 FAN_OUT_BATCH = 50  # customers whose rows and cursors commit together
@@ -44,6 +47,10 @@ class SyncReport:
     def add(self, inserted: int, updated: int) -> None:
         self.inserted += inserted
         self.updated += updated
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
 
 
 @contextmanager
@@ -138,6 +145,7 @@ def sync_customers(
             rows = _rows(CUSTOMERS, records, started)
             result = warehouse.write_batch(CUSTOMERS.name, CUSTOMERS.primary_key, rows, cursors)
             report.add(result.inserted, result.updated)
+            log.info("%s: %d rows written, up to %s", CUSTOMERS.name, report.written, complete)
     return report
 
 
@@ -191,6 +199,10 @@ def _fan_out(
                 )
                 report.add(result.inserted, result.updated)
                 report.entities += len(batch)
+                log.info(
+                    "%s: %d of %d customers visited, %d rows written",
+                    stream.name, report.entities, len(customer_ids), report.written,
+                )  # fmt: skip
         warehouse.write_batch(stream.name, stream.primary_key, [], {(stream.name, ""): watermark})
         report.cursor_after = watermark
     return report
@@ -261,6 +273,7 @@ def sync_loyalty_transactions(client: ApiClient, warehouse: Warehouse) -> SyncRe
                     {(stream.name, campaign_id): records[-1]["id"]},
                 )
                 report.add(result.inserted, result.updated)
+            log.info("%s: campaign %s read, %d rows", stream.name, campaign_id, report.written)
     return report
 
 

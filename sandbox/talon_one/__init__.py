@@ -1,0 +1,1 @@
+"""A Talon.One simulator (Integration and Management APIs) faithful to the official specs."""

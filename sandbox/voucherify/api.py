@@ -1,0 +1,233 @@
+"""The Voucherify simulator's HTTP surface: auth, rate limits, routes and the admin hooks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from sandbox.asgi import AdminError, JSONResponse, SandboxApi
+from sandbox.limits import MinuteBudget
+from sandbox.settings import SandboxSettings
+from sandbox.voucherify import admin, bodies, customers
+from sandbox.voucherify.async_actions import AsyncActions
+from sandbox.voucherify.instants import now_us
+from sandbox.voucherify.params import ApiError
+from sandbox.voucherify.state import VoucherifyState
+
+Handler = Callable[[Request, int], Awaitable[Response]]
+
+
+def _json(content: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(content, status)
+
+
+class VoucherifyApi(SandboxApi):
+    """Customers, activity, segments, async bulk jobs and legacy loyalties, as the spec has them."""
+
+    name = "voucherify"
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        super().__init__(settings)
+        self.budget = MinuteBudget()
+        self.regenerate()
+
+    def regenerate(self) -> None:
+        """Rebuild the dataset from the seed and forget rate-limit windows and jobs."""
+        self.state = VoucherifyState(self.settings.seed, self.settings.customers)
+        self.jobs = AsyncActions()
+        self.budget.clear()
+
+    def error_response(
+        self,
+        status: int,
+        key: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        details: str | None = None,
+    ) -> Response:
+        """The spec's Error body."""
+        body = {
+            "code": status,
+            "key": key,
+            "message": message,
+            "details": details or message,
+            "request_id": bodies.request_id(),
+        }
+        return JSONResponse(body, status, headers)
+
+    def _settle(self) -> int:
+        now = now_us()
+        self.jobs.settle(self.state, now)
+        return now
+
+    def truth(self, collection: str) -> list[dict[str, Any]]:
+        """Ground truth of one collection (see `sandbox.voucherify.admin`)."""
+        return admin.truth(self.state, self.jobs, collection, self._settle())
+
+    def mutate(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Apply admin mutations (see `sandbox.voucherify.admin`)."""
+        if not isinstance(payload, dict):
+            raise AdminError("mutate takes a JSON object")
+        return admin.mutate(self.state, payload, self._settle())
+
+    def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Settle due jobs, authenticate, then spend the rate budget, around one endpoint."""
+
+        async def endpoint(request: Request) -> Response:
+            now = self._settle()
+            app_id = request.headers.get("x-app-id")
+            token = request.headers.get("x-app-token")
+            if (
+                app_id != self.settings.voucherify_app_id
+                or token != self.settings.voucherify_app_token
+            ):
+                return self.error_response(
+                    401, "unauthorized", "Unauthorized", details="Invalid X-App-Id or X-App-Token"
+                )
+            verdict = self.budget.hit(
+                app_id, self.settings.voucherify_requests_per_minute, time.time()
+            )
+            headers = {}
+            if verdict.limit:
+                headers = {
+                    "X-Rate-Limit-Limit": str(verdict.limit),
+                    "X-Rate-Limit-Remaining": str(verdict.remaining),
+                    "X-Rate-Limit-Retry": str(verdict.reset_epoch),
+                }
+            if not verdict.allowed:
+                headers["Retry-After"] = str(verdict.retry_after)
+                return self.error_response(
+                    429, "too_many_requests", "Too many requests hit the API too quickly.", headers
+                )
+            try:
+                response = await handler(request, now)
+            except ApiError as error:
+                response = self.error_response(
+                    error.status, error.key, error.message, details=error.details
+                )
+            response.headers.update(headers)
+            return response
+
+        return endpoint
+
+    async def list_customers(self, request: Request, now: int) -> Response:
+        """GET /v1/customers."""
+        return JSONResponse(customers.list_customers(self.state, request.query_params))
+
+    async def create_customer(self, request: Request, now: int) -> Response:
+        """POST /v1/customers (upsert)."""
+        customer = customers.create_customer(self.state, await bodies.json_body(request), now)
+        return JSONResponse(self.state.store.encoded(customer["id"]))
+
+    async def get_customer(self, request: Request, now: int) -> Response:
+        """GET /v1/customers/{customerId}."""
+        customer = customers.existing(self.state, request.path_params["customerId"])
+        return JSONResponse(self.state.store.encoded(customer["id"]))
+
+    async def update_customer(self, request: Request, now: int) -> Response:
+        """PUT /v1/customers/{customerId}."""
+        customer = customers.existing(self.state, request.path_params["customerId"])
+        fields = customers.checked_body(await bodies.json_body(request))
+        fields = {k: v for k, v in fields.items() if k not in ("id", "source_id")}
+        changed = self.state.update(customer, fields, now)
+        return JSONResponse(self.state.store.encoded(changed["id"]))
+
+    async def delete_customer(self, request: Request, now: int) -> Response:
+        """DELETE /v1/customers/{customerId}: 204."""
+        customer = customers.existing(self.state, request.path_params["customerId"])
+        self.state.delete(customer["id"])
+        return Response(status_code=204)
+
+    async def permanent_deletion(self, request: Request, now: int) -> Response:
+        """POST /v1/customers/{customerId}/permanent-deletion."""
+        key = request.path_params["customerId"]
+        return _json(customers.permanent_deletion(self.state, key, now))
+
+    async def customer_activity(self, request: Request, now: int) -> Response:
+        """GET /v1/customers/{customerId}/activity."""
+        key = request.path_params["customerId"]
+        return _json(customers.activity(self.state, key, request.query_params))
+
+    async def customer_segments(self, request: Request, now: int) -> Response:
+        """GET /v1/customers/{customerId}/segments."""
+        return _json(customers.segments(self.state, request.path_params["customerId"]))
+
+    def _enqueue(self, kind: str, payload: Any, now: int) -> Response:
+        seconds = self.settings.async_action_seconds
+        job = self.jobs.enqueue(kind, payload, bodies.request_id(), now, seconds)
+        return _json({"async_action_id": job.id}, 202)
+
+    async def import_csv(self, request: Request, now: int) -> Response:
+        """POST /v1/customers/importCSV: multipart field `file`."""
+        return self._enqueue("CUSTOMERS.IMPORT_CSV", await bodies.csv_upload(request), now)
+
+    async def bulk_update(self, request: Request, now: int) -> Response:
+        """POST /v1/customers/bulk/async: a JSON array of customers."""
+        return self._enqueue("CUSTOMERS.BULK_UPDATE", await bodies.bulk_rows(request), now)
+
+    async def metadata_update(self, request: Request, now: int) -> Response:
+        """POST /v1/customers/metadata/async: `{source_ids, metadata}`."""
+        return self._enqueue(
+            "CUSTOMERS.METADATA_UPDATE", await bodies.metadata_update(request), now
+        )
+
+    async def get_async_action(self, request: Request, now: int) -> Response:
+        """GET /v1/async-actions/{asyncActionId}."""
+        return _json(self.jobs.get(request.path_params["asyncActionId"], now))
+
+    async def list_async_actions(self, request: Request, now: int) -> Response:
+        """GET /v1/async-actions."""
+        return _json(self.jobs.list(request.query_params, now))
+
+    async def list_loyalties(self, request: Request, now: int) -> Response:
+        """GET /v1/loyalties."""
+        return _json(self.state.loyalty.list_campaigns(request.query_params))
+
+    async def campaign_transactions(self, request: Request, now: int) -> Response:
+        """GET /v1/loyalties/{campaignId}/transactions."""
+        book = self.state.loyalty
+        campaign = book.campaign(request.path_params["campaignId"])
+        return _json(book.list_transactions(book.by_campaign[campaign["id"]], request.query_params))
+
+    async def member_transactions(self, request: Request, now: int) -> Response:
+        """GET /v1/loyalties[/{campaignId}]/members/{memberId}/transactions."""
+        book = self.state.loyalty
+        campaign_id = None
+        if "campaignId" in request.path_params:
+            campaign_id = book.campaign(request.path_params["campaignId"])["id"]
+        card = book.card(request.path_params["memberId"], campaign_id)
+        return _json(book.list_transactions(card.transactions, request.query_params))
+
+    def routes(self) -> list[BaseRoute]:
+        """Every simulated endpoint, guarded by auth and the rate budget."""
+        table = [
+            ("/v1/customers", "GET", self.list_customers),
+            ("/v1/customers", "POST", self.create_customer),
+            ("/v1/customers/importCSV", "POST", self.import_csv),
+            ("/v1/customers/bulk/async", "POST", self.bulk_update),
+            ("/v1/customers/metadata/async", "POST", self.metadata_update),
+            ("/v1/customers/{customerId}", "GET", self.get_customer),
+            ("/v1/customers/{customerId}", "PUT", self.update_customer),
+            ("/v1/customers/{customerId}", "DELETE", self.delete_customer),
+            ("/v1/customers/{customerId}/permanent-deletion", "POST", self.permanent_deletion),
+            ("/v1/customers/{customerId}/activity", "GET", self.customer_activity),
+            ("/v1/customers/{customerId}/segments", "GET", self.customer_segments),
+            ("/v1/async-actions", "GET", self.list_async_actions),
+            ("/v1/async-actions/{asyncActionId}", "GET", self.get_async_action),
+            ("/v1/loyalties", "GET", self.list_loyalties),
+            ("/v1/loyalties/members/{memberId}/transactions", "GET", self.member_transactions),
+            ("/v1/loyalties/{campaignId}/transactions", "GET", self.campaign_transactions),
+            (
+                "/v1/loyalties/{campaignId}/members/{memberId}/transactions",
+                "GET",
+                self.member_transactions,
+            ),
+        ]
+        return [
+            Route(path, self.guarded(handler), methods=[method]) for path, method, handler in table
+        ]
