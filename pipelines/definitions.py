@@ -13,6 +13,13 @@ voucherify_pull = dg.define_asset_job(
     description="Pull every Voucherify stream into the warehouse (incremental by default).",
 )
 
+voucherify_reconcile = dg.define_asset_job(
+    "voucherify_reconcile",
+    selection=dg.AssetSelection.assets("voucherify_customers"),
+    config={"ops": {"voucherify_customers": {"config": {"reconcile": True}}}},
+    description="Read every Voucherify customer id and mark the ones gone with _deleted_at.",
+)
+
 voucherify_hourly = dg.ScheduleDefinition(
     name="voucherify_pull_hourly",
     job=voucherify_pull,
@@ -20,9 +27,16 @@ voucherify_hourly = dg.ScheduleDefinition(
     description="Incremental Voucherify pull, hourly at :07. Off until you turn it on.",
 )
 
+voucherify_nightly_reconcile = dg.ScheduleDefinition(
+    name="voucherify_reconcile_nightly",
+    job=voucherify_reconcile,
+    cron_schedule="30 3 * * *",
+    description="Mark deleted Voucherify customers, nightly at 03:30. Off until you turn it on.",
+)
+
 defs = dg.Definitions(
     assets=VOUCHERIFY_ASSETS,
-    jobs=[voucherify_pull],
-    schedules=[voucherify_hourly],
+    jobs=[voucherify_pull, voucherify_reconcile],
+    schedules=[voucherify_hourly, voucherify_nightly_reconcile],
     resources=default_resources(),
 )

@@ -3,12 +3,15 @@
 No `from __future__ import annotations` here: Dagster reads the annotations of asset functions.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 
 import dagster as dg
 
 from connectors.cursor import parse_instant
+from connectors.http import ApiError, ConfigError
 from connectors.voucherify import sync
 from pipelines.resources import VoucherifyResource, WarehouseResource
 
@@ -42,15 +45,29 @@ def report_metadata(report: sync.SyncReport) -> dict[str, object]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+@contextmanager
+def fatal_errors() -> Iterator[None]:
+    """Bad credentials, bad config and refused requests fail the run at once, without retries."""
+    try:
+        yield
+    except (ApiError, ConfigError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
 def backfill_window(config: CustomersConfig) -> tuple[datetime, datetime] | None:
     """The backfill window, or None; a clear error for a half-given or inverted window."""
     if config.backfill_start is None and config.backfill_end is None:
         return None
     if config.backfill_start is None or config.backfill_end is None:
-        raise dg.Failure("a backfill needs both backfill_start and backfill_end (ISO instants)")
+        raise dg.Failure(
+            "a backfill needs both backfill_start and backfill_end (ISO instants)",
+            allow_retries=False,
+        )
     start, end = parse_instant(config.backfill_start), parse_instant(config.backfill_end)
     if start >= end:
-        raise dg.Failure(f"backfill_start {start} must be before backfill_end {end}")
+        raise dg.Failure(
+            f"backfill_start {start} must be before backfill_end {end}", allow_retries=False
+        )
     return start, end
 
 
@@ -62,8 +79,9 @@ def voucherify_customers(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """Voucherify customers changed since the last run, upserted by id."""
-    client, window = voucherify.client(), backfill_window(config)
-    with warehouse.warehouse() as store:
+    window = backfill_window(config)
+    with fatal_errors(), warehouse.warehouse() as store:
+        client = voucherify.client()
         report = sync.sync_customers(client, store, full_refresh=config.full_refresh, window=window)
         metadata = report_metadata(report)
         if config.reconcile:
@@ -81,7 +99,7 @@ def voucherify_customer_activities(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """New activity of changed Voucherify customers, by per-customer cursor."""
-    with warehouse.warehouse() as store:
+    with fatal_errors(), warehouse.warehouse() as store:
         report = sync.sync_activities(
             voucherify.client(), store, full_sweep=config.full_sweep, concurrency=config.concurrency
         )
@@ -96,7 +114,7 @@ def voucherify_customer_segments(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """Current segments of changed Voucherify customers, replaced per customer."""
-    with warehouse.warehouse() as store:
+    with fatal_errors(), warehouse.warehouse() as store:
         report = sync.sync_segments(
             voucherify.client(), store, full_sweep=config.full_sweep, concurrency=config.concurrency
         )
@@ -108,7 +126,7 @@ def voucherify_loyalty_transactions(
     context: dg.AssetExecutionContext, voucherify: VoucherifyResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Loyalty transactions of every Voucherify loyalty campaign, by per-campaign cursor."""
-    with warehouse.warehouse() as store:
+    with fatal_errors(), warehouse.warehouse() as store:
         report = sync.sync_loyalty_transactions(voucherify.client(), store)
     return dg.MaterializeResult(metadata=report_metadata(report))
 

@@ -1,19 +1,31 @@
-"""`make demo`: start the sandbox on free ports, show both simulated APIs answering, stop it.
-
-Until the pull connectors land this only proves the sandbox answers as the real APIs would;
-from then on the demo runs the real sync against it.
-"""
+"""`make demo`: start the sandbox on free ports, sync it into a DuckDB file, query it, stop it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-import requests
+from connectors.warehouse import Warehouse
 
-VOUCHERIFY_AUTH = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-app-token"}
-MANAGEMENT_AUTH = {"Authorization": "ManagementKey-v1 sandbox-management-key"}
+WAREHOUSE_FILE = Path(".promosync/demo.duckdb")
+CREDENTIALS = {
+    "VOUCHERIFY_APP_ID": "sandbox-app-id",
+    "VOUCHERIFY_APP_TOKEN": "sandbox-app-token",
+}
+EXAMPLE_QUERY = """
+SELECT c.address_country AS country,
+       count(*) AS customers,
+       sum(coalesce(a.events, 0)) AS activities,
+       round(avg(c.orders_total_amount) / 100.0, 2) AS avg_order_total
+FROM voucherify_customers c
+LEFT JOIN (SELECT customer_id, count(*) AS events
+           FROM voucherify_customer_activities GROUP BY customer_id) a ON a.customer_id = c.id
+WHERE c._deleted_at IS NULL
+GROUP BY 1 ORDER BY customers DESC LIMIT 5
+"""
 
 
 def start_sandbox(customers: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -31,40 +43,27 @@ def start_sandbox(customers: int) -> tuple[subprocess.Popen[str], dict[str, str]
     return process, dict(line.split("=", 1) for line in lines)
 
 
-def summary(urls: dict[str, str]) -> list[str]:
-    """A few facts read from each simulated API, as a connector would read them."""
-    voucherify, talon_one = urls["VOUCHERIFY_BASE_URL"], urls["TALON_ONE_BASE_URL"]
-    customers = requests.get(
-        f"{voucherify}/v1/customers", params={"limit": 5}, headers=VOUCHERIFY_AUTH, timeout=10
-    ).json()
-    loyalties = requests.get(f"{voucherify}/v1/loyalties", headers=VOUCHERIFY_AUTH, timeout=10)
-    programs = requests.get(f"{talon_one}/v1/loyalty_programs", headers=MANAGEMENT_AUTH, timeout=10)
-    profiles = requests.get(
-        f"{talon_one}/v1/customers/no_total",
-        params={"pageSize": 1000},
-        headers=MANAGEMENT_AUTH,
-        timeout=10,
-    ).json()
-    return [
-        f"Voucherify  {voucherify}",
-        f"  customers:            {customers['total']}",
-        f"  newest customer:      {customers['customers'][0]['source_id']}",
-        f"  loyalty campaigns:    {len(loyalties.json()['campaigns'])}",
-        f"Talon.One   {talon_one}",
-        f"  loyalty programs:     {programs.json()['totalResultSize']}",
-        f"  profiles (1st page):  {len(profiles['data'])}, more: {profiles['hasMore']}",
-    ]
-
-
 def main() -> None:
     started = time.monotonic()
-    process, urls = start_sandbox(customers=1000)
+    WAREHOUSE_FILE.unlink(missing_ok=True)
+    url = f"duckdb:///{WAREHOUSE_FILE}"
+    process, urls = start_sandbox(customers=500)
     try:
-        print("\n".join(summary(urls)))
+        print(f"sandbox: {urls['VOUCHERIFY_BASE_URL']} (Voucherify), {urls['TALON_ONE_BASE_URL']}")
+        env = {**os.environ, **urls, **CREDENTIALS, "WAREHOUSE_URL": url}
+        subprocess.run([sys.executable, "-m", "pipelines.cli", "sync"], env=env, check=True)
     finally:
         process.terminate()
         process.wait(timeout=15)
-    print(f"sandbox stopped cleanly after {time.monotonic() - started:.1f} s")
+    warehouse = Warehouse(url)
+    rows = warehouse.query(EXAMPLE_QUERY)
+    warehouse.dispose()
+    print(f"\nexample analyst query on {WAREHOUSE_FILE}:{EXAMPLE_QUERY}")
+    columns = list(rows[0]) if rows else []
+    print("  ".join(f"{c:>16}" for c in columns))
+    for row in rows:
+        print("  ".join(f"{row[c]!s:>16}" for c in columns))
+    print(f"\ndone in {time.monotonic() - started:.1f} s; the sandbox is stopped")
 
 
 if __name__ == "__main__":
