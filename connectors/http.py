@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -135,6 +136,14 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
         return None
 
 
+def _could_not_connect(exc: Exception) -> bool:
+    """True when no connection was made (refused, unknown host, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
 class ApiClient:
     """Requests to one API with auth headers, timeouts, retries and a shared rate limiter."""
 
@@ -157,6 +166,7 @@ class ApiClient:
         self.max_wait = max_wait
         self.limiter = RateLimiter(requests_per_minute)
         self.counters = RequestCounters()
+        self._reached = False  # has the server ever answered?
         self._counter_lock = threading.Lock()
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
@@ -220,8 +230,16 @@ class ApiClient:
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:
+            if not self._reached and _could_not_connect(exc):
+                # Never reached at all: a wrong base URL, not a passing fault.
+                host = urlsplit(self.base_url).netloc
+                raise ApiError(
+                    self.platform, method, path, None,
+                    f"cannot connect to {host} ({type(exc).__name__}); check the base URL",
+                ) from None  # fmt: skip
             # Only the exception's class: its text may hold the full URL.
             raise RetriableError(f"connection failed ({type(exc).__name__})") from None
+        self._reached = True
         self._observe_rate_headers(response)
         if response.status_code in RETRIABLE_STATUSES:
             if response.status_code == 429:

@@ -75,7 +75,9 @@ REQUIRED_ENV = {
 
 @app.command()
 def sync(
-    only: str = typer.Option(None, help="Sync one platform only: voucherify."),
+    only: str = typer.Option(
+        None, help="One platform (voucherify) or one stream (e.g. voucherify_customers)."
+    ),
     full_refresh: bool = typer.Option(False, help="Re-read everything from the start."),
     full_sweep: bool = typer.Option(False, help="Visit every customer's activity and segments."),
     backfill: tuple[str, str] | None = typer.Option(
@@ -85,17 +87,14 @@ def sync(
     """Pull the platforms into the warehouse through Dagster, then print what each stream did."""
     from rich.console import Console
 
-    from pipelines.run import PLATFORM_JOBS, run_pull
+    from pipelines.run import resolve_only, run_pull
 
     console = Console(stderr=True)
-    platforms = [only] if only else list(PLATFORM_JOBS)
-    unknown = [p for p in platforms if p not in PLATFORM_JOBS]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown platform {unknown[0]!r}; choose one of {', '.join(PLATFORM_JOBS)}",
-            param_hint="--only",
-        )
-    missing = [name for p in platforms for name in REQUIRED_ENV[p] if not os.environ.get(name)]
+    try:
+        selection = resolve_only(only)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--only") from None
+    missing = [name for p in selection for name in REQUIRED_ENV[p] if not os.environ.get(name)]
     if missing:
         console.print(f"[red]Set {', '.join(missing)} in the environment first.[/red]")
         raise typer.Exit(2)
@@ -107,9 +106,13 @@ def sync(
         logging.getLogger("connectors").addHandler(handler)
         logging.getLogger("connectors").setLevel(logging.INFO)
         try:
-            for platform in platforms:
+            for platform, streams in selection.items():
                 summaries += run_pull(
-                    platform, full_refresh=full_refresh, backfill=window, full_sweep=full_sweep
+                    platform,
+                    streams=streams,
+                    full_refresh=full_refresh,
+                    backfill=window,
+                    full_sweep=full_sweep,
                 )
         except (RuntimeError, ValueError) as error:
             console.print(f"[red]sync failed:[/red] {error}")

@@ -51,21 +51,53 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+def streams_by_platform() -> dict[str, list[str]]:
+    """Every pull stream (asset) name, by platform (asset group)."""
+    repository = defs.get_repository_def()
+    streams: dict[str, list[str]] = {platform: [] for platform in PLATFORM_JOBS}
+    for assets in repository.assets_defs_by_key.values():
+        for key, group in assets.group_names_by_key.items():
+            if group in streams:
+                streams[group].append(key.to_user_string())
+    return {platform: sorted(set(names)) for platform, names in streams.items()}
+
+
+def resolve_only(only: str | None) -> dict[str, list[str] | None]:
+    """What `--only` selects: {platform: streams or None for all}; ValueError if unknown."""
+    known = streams_by_platform()
+    if only is None:
+        return dict.fromkeys(known)
+    if only in known:
+        return {only: None}
+    for platform, streams in known.items():
+        if only in streams:
+            return {platform: [only]}
+    choices = ", ".join([*known, *(s for names in known.values() for s in names)])
+    raise ValueError(f"unknown platform or stream {only!r}; choose one of: {choices}")
+
+
 def run_pull(
     platform: str,
     *,
+    streams: list[str] | None = None,
     full_refresh: bool = False,
     backfill: tuple[str, str] | None = None,
     full_sweep: bool = False,
     on_stream: Callable[[StreamSummary], None] | None = None,
 ) -> list[StreamSummary]:
-    """Execute the platform's pull job once; return each stream's metadata."""
+    """Execute the platform's pull job once (or only `streams` of it); return their metadata."""
     job = defs.resolve_job_def(PLATFORM_JOBS[platform])
     config = run_config(platform, full_refresh, backfill, full_sweep)
     config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+    if streams:
+        config["ops"] = {op: value for op, value in config["ops"].items() if op in streams}
+    selection = [dg.AssetKey(name) for name in streams] if streams else None
     with instance() as run_instance:
         result = job.execute_in_process(
-            run_config=config, instance=run_instance, raise_on_error=False
+            run_config=config,
+            instance=run_instance,
+            raise_on_error=False,
+            asset_selection=selection,
         )
     summaries = []
     for event in result.get_asset_materialization_events():

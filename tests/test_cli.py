@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 
 import pytest
 import requests
+
+from connectors.warehouse import Warehouse
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
@@ -65,3 +68,79 @@ def test_sandbox_accepts_the_credentials_it_is_given() -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _sync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "sync", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def sync_env(sandbox, tmp_path) -> dict[str, str]:
+    return {
+        "VOUCHERIFY_BASE_URL": sandbox.voucherify_url,
+        "VOUCHERIFY_APP_ID": sandbox.settings.voucherify_app_id,
+        "VOUCHERIFY_APP_TOKEN": sandbox.settings.voucherify_app_token,
+        "WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}",
+        "DAGSTER_HOME": "",
+    }
+
+
+def _customers_in(env: dict[str, str]) -> int:
+    warehouse = Warehouse(env["WAREHOUSE_URL"])
+    warehouse.create_tables()
+    try:
+        return warehouse.query("SELECT count(*) AS n FROM voucherify_customers")[0]["n"]
+    finally:
+        warehouse.dispose()
+
+
+def test_sync_prints_a_table_of_every_stream(sync_env) -> None:
+    done = _sync(sync_env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["stream", "inserted", "updated"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert set(rows) == {
+        "voucherify_customers",
+        "voucherify_customer_activities",
+        "voucherify_customer_segments",
+        "voucherify_loyalty_transactions",
+    }
+    assert rows["voucherify_customers"][1] == "300"
+    assert _customers_in(sync_env) == 300
+
+
+def test_sync_of_one_stream_runs_only_that_stream(sync_env) -> None:
+    done = _sync(sync_env, "--only", "voucherify_customers")
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()[1:]] == ["voucherify_customers"]
+
+
+@pytest.mark.parametrize(
+    ("change", "args", "message"),
+    [
+        ({}, ["--only", "voucherify_customer"], "unknown platform or stream"),
+        ({"VOUCHERIFY_APP_TOKEN": ""}, [], "Set VOUCHERIFY_APP_TOKEN"),
+        ({"VOUCHERIFY_APP_TOKEN": "wrong-s3cret"}, [], "HTTP 401"),
+        ({"VOUCHERIFY_BASE_URL": "http://127.0.0.1:9"}, [], "cannot connect to 127.0.0.1:9"),
+        ({"VOUCHERIFY_BASE_URL": "http://api.voucherify.io"}, [], "plain http"),
+    ],
+)
+def test_bad_input_ends_quickly_with_a_clear_message_and_no_change(
+    sync_env, voucherify_admin, change: dict[str, str], args: list[str], message: str
+) -> None:
+    env = {**sync_env, **change}
+    done = _sync(env, *args)
+    assert done.returncode != 0
+    output = " ".join((done.stdout + done.stderr).split())
+    assert message in output
+    assert "wrong-s3cret" not in output
+    assert "Traceback" not in output
+    assert voucherify_admin.get("/_sandbox/stats").json()["total"] <= 1  # nothing retried
+    assert _customers_in(env) == 0
