@@ -7,9 +7,14 @@ import os
 
 import typer
 
+from pipelines.push_cli import push_app
+
 app = typer.Typer(
     help="promosync: keep a SQL warehouse in two-way sync with Voucherify and Talon.One."
 )
+
+
+app.add_typer(push_app, name="push", help="Push warehouse rows back to the platforms.")
 
 
 @app.callback()
@@ -70,18 +75,21 @@ def sandbox(
 
 REQUIRED_ENV = {
     "voucherify": ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN"),
+    "talon_one": ("TALON_ONE_BASE_URL", "TALON_ONE_API_KEY"),
 }
 
 
 @app.command()
 def sync(
     only: str = typer.Option(
-        None, help="One platform (voucherify) or one stream (e.g. voucherify_customers)."
+        None, help="One platform (voucherify, talon_one) or one stream (e.g. voucherify_customers)."
     ),
     full_refresh: bool = typer.Option(False, help="Re-read everything from the start."),
     full_sweep: bool = typer.Option(False, help="Visit every customer's activity and segments."),
     backfill: tuple[str, str] | None = typer.Option(
-        None, metavar="START END", help="Re-read customers updated in [START, END)."
+        None,
+        metavar="START END",
+        help="Re-read [START, END): customers by updated_at, transactions by creation date.",
     ),
 ) -> None:
     """Pull the platforms into the warehouse through Dagster, then print what each stream did."""

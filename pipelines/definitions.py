@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
 from pipelines.resources import default_resources
+from pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
 from pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 
 voucherify_pull = dg.define_asset_job(
     "voucherify_pull",
     selection=dg.AssetSelection.groups("voucherify"),
     description="Pull every Voucherify stream into the warehouse (incremental by default).",
+)
+
+talon_one_pull = dg.define_asset_job(
+    "talon_one_pull",
+    selection=dg.AssetSelection.groups("talon_one"),
+    description="Pull every Talon.One stream into the warehouse (incremental by default).",
 )
 
 voucherify_reconcile = dg.define_asset_job(
@@ -27,6 +35,13 @@ voucherify_hourly = dg.ScheduleDefinition(
     description="Incremental Voucherify pull, hourly at :07. Off until you turn it on.",
 )
 
+talon_one_hourly = dg.ScheduleDefinition(
+    name="talon_one_pull_hourly",
+    job=talon_one_pull,
+    cron_schedule="17 * * * *",
+    description="Incremental Talon.One pull, hourly at :17. Off until you turn it on.",
+)
+
 voucherify_nightly_reconcile = dg.ScheduleDefinition(
     name="voucherify_reconcile_nightly",
     job=voucherify_reconcile,
@@ -35,8 +50,9 @@ voucherify_nightly_reconcile = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=VOUCHERIFY_ASSETS,
-    jobs=[voucherify_pull, voucherify_reconcile],
-    schedules=[voucherify_hourly, voucherify_nightly_reconcile],
-    resources=default_resources(),
+    assets=[*VOUCHERIFY_ASSETS, *TALON_ONE_ASSETS, *PUSH_ASSETS],
+    jobs=[voucherify_pull, talon_one_pull, voucherify_reconcile, *PUSH_JOBS],
+    schedules=[voucherify_hourly, talon_one_hourly, voucherify_nightly_reconcile],
+    sensors=PUSH_SENSORS,
+    resources={**default_resources(), **talon_one_resources()},
 )

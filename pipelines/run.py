@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipelines.definitions import defs
 
-PLATFORM_JOBS = {"voucherify": "voucherify_pull"}
+PLATFORM_JOBS = {"voucherify": "voucherify_pull", "talon_one": "talon_one_pull"}
 
 
 @dataclass(frozen=True)
@@ -26,19 +26,21 @@ def run_config(
     platform: str, full_refresh: bool, backfill: tuple[str, str] | None, full_sweep: bool
 ) -> dict[str, Any]:
     """Run config of a platform's pull job for the CLI's options."""
-    if platform != "voucherify":
-        raise ValueError(f"unknown platform {platform!r}; choose one of {sorted(PLATFORM_JOBS)}")
-    customers: dict[str, Any] = {"full_refresh": full_refresh}
+    window: dict[str, Any] = {"full_refresh": full_refresh}
     if backfill:
-        customers["backfill_start"], customers["backfill_end"] = backfill
-    fan_out = {"full_sweep": full_sweep or full_refresh}
-    return {
-        "ops": {
-            "voucherify_customers": {"config": customers},
-            "voucherify_customer_activities": {"config": fan_out},
-            "voucherify_customer_segments": {"config": fan_out},
+        window["backfill_start"], window["backfill_end"] = backfill
+    if platform == "voucherify":
+        fan_out = {"full_sweep": full_sweep or full_refresh}
+        return {
+            "ops": {
+                "voucherify_customers": {"config": window},
+                "voucherify_customer_activities": {"config": fan_out},
+                "voucherify_customer_segments": {"config": fan_out},
+            }
         }
-    }
+    if platform == "talon_one":
+        return {"ops": {"talon_one_loyalty_transactions": {"config": window}}}
+    raise ValueError(f"unknown platform {platform!r}; choose one of {sorted(PLATFORM_JOBS)}")
 
 
 def instance() -> dg.DagsterInstance:

@@ -1,4 +1,4 @@
-"""`make demo`: start the sandbox on free ports, sync it into a DuckDB file, query it, stop it."""
+"""`make demo`: start the sandbox on free ports, sync both platforms into DuckDB, query, stop."""
 
 from __future__ import annotations
 
@@ -14,15 +14,21 @@ WAREHOUSE_FILE = Path(".promosync/demo.duckdb")
 CREDENTIALS = {
     "VOUCHERIFY_APP_ID": "sandbox-app-id",
     "VOUCHERIFY_APP_TOKEN": "sandbox-app-token",
+    "TALON_ONE_API_KEY": "sandbox-api-key",
+    "TALON_ONE_MANAGEMENT_KEY": "sandbox-management-key",
 }
 EXAMPLE_QUERY = """
 SELECT c.address_country AS country,
        count(*) AS customers,
        sum(coalesce(a.events, 0)) AS activities,
-       round(avg(c.orders_total_amount) / 100.0, 2) AS avg_order_total
+       round(avg(c.orders_total_amount) / 100.0, 2) AS avg_order_total,
+       round(sum(coalesce(b.points, 0))) AS talon_one_points
 FROM voucherify_customers c
 LEFT JOIN (SELECT customer_id, count(*) AS events
            FROM voucherify_customer_activities GROUP BY customer_id) a ON a.customer_id = c.id
+LEFT JOIN (SELECT owner_id, sum(current_points) AS points
+           FROM talon_one_loyalty_balances WHERE owner_kind = 'profile'
+           GROUP BY owner_id) b ON b.owner_id = c.source_id
 WHERE c._deleted_at IS NULL
 GROUP BY 1 ORDER BY customers DESC LIMIT 5
 """

@@ -86,6 +86,9 @@ def sync_env(sandbox, tmp_path) -> dict[str, str]:
         "VOUCHERIFY_BASE_URL": sandbox.voucherify_url,
         "VOUCHERIFY_APP_ID": sandbox.settings.voucherify_app_id,
         "VOUCHERIFY_APP_TOKEN": sandbox.settings.voucherify_app_token,
+        "TALON_ONE_BASE_URL": sandbox.talon_one_url,
+        "TALON_ONE_API_KEY": sandbox.settings.talon_one_api_key,
+        "TALON_ONE_MANAGEMENT_KEY": sandbox.settings.talon_one_management_key,
         "WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}",
         "DAGSTER_HOME": "",
     }
@@ -111,6 +114,11 @@ def test_sync_prints_a_table_of_every_stream(sync_env) -> None:
         "voucherify_customer_activities",
         "voucherify_customer_segments",
         "voucherify_loyalty_transactions",
+        "talon_one_customer_profiles",
+        "talon_one_loyalty_programs",
+        "talon_one_loyalty_cards",
+        "talon_one_loyalty_transactions",
+        "talon_one_loyalty_balances",
     }
     assert rows["voucherify_customers"][1] == "300"
     assert _customers_in(sync_env) == 300
@@ -127,9 +135,14 @@ def test_sync_of_one_stream_runs_only_that_stream(sync_env) -> None:
     [
         ({}, ["--only", "voucherify_customer"], "unknown platform or stream"),
         ({"VOUCHERIFY_APP_TOKEN": ""}, [], "Set VOUCHERIFY_APP_TOKEN"),
-        ({"VOUCHERIFY_APP_TOKEN": "wrong-s3cret"}, [], "HTTP 401"),
-        ({"VOUCHERIFY_BASE_URL": "http://127.0.0.1:9"}, [], "cannot connect to 127.0.0.1:9"),
-        ({"VOUCHERIFY_BASE_URL": "http://api.voucherify.io"}, [], "plain http"),
+        ({"VOUCHERIFY_APP_TOKEN": "wrong-s3cret"}, ["--only", "voucherify"], "HTTP 401"),
+        (
+            {"VOUCHERIFY_BASE_URL": "http://127.0.0.1:9"},
+            ["--only", "voucherify"],
+            "cannot connect to 127.0.0.1:9",
+        ),
+        ({"VOUCHERIFY_BASE_URL": "http://api.remote.io"}, ["--only", "voucherify"], "plain http"),
+        ({"TALON_ONE_MANAGEMENT_KEY": "wrong-s3cret"}, ["--only", "talon_one"], "HTTP 401"),
     ],
 )
 def test_bad_input_ends_quickly_with_a_clear_message_and_no_change(

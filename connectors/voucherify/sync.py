@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.cursor import TICK, format_instant, parse_instant, signpost, tie_window
 from connectors.http import ApiClient, ApiError
+from connectors.report import SyncReport
+from connectors.report import measured as _measured
 from connectors.voucherify import client as api
 from connectors.voucherify.streams import (
     ACTIVITIES,
@@ -27,43 +26,6 @@ log = logging.getLogger(__name__)
 
 WHOLE_STREAM = ""  # the partition of a stream-wide cursor
 FAN_OUT_BATCH = 50  # customers whose rows and cursors commit together
-
-
-@dataclass
-class SyncReport:
-    """What one stream's run did; becomes the asset's materialization metadata."""
-
-    stream: str
-    inserted: int = 0
-    updated: int = 0
-    deleted: int = 0
-    entities: int = 0  # customers or campaigns visited by a fan-out
-    requests: int = 0
-    rate_limited: int = 0
-    cursor_before: str | None = None
-    cursor_after: str | None = None
-    seconds: float = 0.0
-
-    def add(self, inserted: int, updated: int) -> None:
-        self.inserted += inserted
-        self.updated += updated
-
-    @property
-    def written(self) -> int:
-        return self.inserted + self.updated
-
-
-@contextmanager
-def _measured(stream: Stream, client: ApiClient, warehouse: Warehouse) -> Iterator[SyncReport]:
-    report = SyncReport(stream.name, cursor_before=warehouse.read_cursor(stream.name))
-    requests, limited = client.counters.requests, client.counters.rate_limited
-    started = time.monotonic()
-    yield report
-    report.requests = client.counters.requests - requests
-    report.rate_limited = client.counters.rate_limited - limited
-    report.seconds = round(time.monotonic() - started, 3)
-    if report.cursor_after is None:
-        report.cursor_after = warehouse.read_cursor(stream.name)
 
 
 def _rows(stream: Stream, records: list[dict[str, Any]], synced_at: datetime) -> list[dict]:
@@ -179,9 +141,20 @@ def _fan_out(
     with _measured(stream, client, warehouse) as report:
         cursors = warehouse.read_cursors(stream.name)
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            for start in range(0, len(customer_ids), FAN_OUT_BATCH):
-                batch = customer_ids[start : start + FAN_OUT_BATCH]
-                results = pool.map(lambda cid: fetch(client, cid, cursors.get(cid)), batch)
+            batches = [
+                customer_ids[start : start + FAN_OUT_BATCH]
+                for start in range(0, len(customer_ids), FAN_OUT_BATCH)
+            ]
+
+            def submit(batch: list[str]) -> list[Future]:
+                return [pool.submit(fetch, client, cid, cursors.get(cid)) for cid in batch]
+
+            # The next batch is fetched while the current one is written, so the pool never idles.
+            fetching = submit(batches[0]) if batches else []
+            for index, batch in enumerate(batches):
+                results = [future.result() for future in fetching]
+                if index + 1 < len(batches):
+                    fetching = submit(batches[index + 1])
                 rows: list[dict] = []
                 batch_cursors: dict[tuple[str, str], str | None] = {}
                 for customer_id, (records, cursor) in zip(batch, results, strict=True):

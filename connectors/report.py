@@ -1,0 +1,60 @@
+"""What one stream's run did, measured the same way for every connector."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from connectors.http import RequestCounters
+from connectors.warehouse import Warehouse
+
+
+@dataclass
+class SyncReport:
+    """What one stream's run did; becomes the asset's materialization metadata."""
+
+    stream: str
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    entities: int = 0  # customers, campaigns, profiles or cards visited by a fan-out
+    requests: int = 0
+    rate_limited: int = 0
+    cursor_before: str | None = None
+    cursor_after: str | None = None
+    seconds: float = 0.0
+    mode: str | None = None  # which path a stream took, when it has more than one
+
+    def add(self, inserted: int, updated: int) -> None:
+        self.inserted += inserted
+        self.updated += updated
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+class _Named(Protocol):
+    name: str
+
+
+class _Counted(Protocol):
+    @property
+    def counters(self) -> RequestCounters: ...
+
+
+@contextmanager
+def measured(stream: _Named, client: _Counted, warehouse: Warehouse) -> Iterator[SyncReport]:
+    """A report of the stream's run: requests spent, time taken, stream-wide cursor around it."""
+    report = SyncReport(stream.name, cursor_before=warehouse.read_cursor(stream.name))
+    requests, limited = client.counters.requests, client.counters.rate_limited
+    started = time.monotonic()
+    yield report
+    report.requests = client.counters.requests - requests
+    report.rate_limited = client.counters.rate_limited - limited
+    report.seconds = round(time.monotonic() - started, 3)
+    if report.cursor_after is None:
+        report.cursor_after = warehouse.read_cursor(stream.name)

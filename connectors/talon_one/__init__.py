@@ -1,0 +1,1 @@
+"""Talon.One: the API clients and the pull streams."""

@@ -1,0 +1,69 @@
+"""Talon.One lists read whole on every run: loyalty programs, loyalty cards, customer profiles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.cursor import signpost
+from connectors.http import ApiClient
+from connectors.report import SyncReport, measured
+from connectors.talon_one import client as api
+from connectors.talon_one.client import TalonOne
+from connectors.talon_one.entities import programs_to_visit
+from connectors.talon_one.streams import CARDS, PROFILES, PROGRAMS, Stream
+from connectors.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+NEEDS_MANAGEMENT = "skipped: needs TALON_ONE_MANAGEMENT_KEY"
+Pages = Iterable[list[dict[str, Any]]]
+
+
+def _snapshot(warehouse: Warehouse, report: SyncReport, stream: Stream, pages: Pages) -> None:
+    """Upsert every page, then mark the rows the list no longer holds as deleted."""
+    synced_at = signpost()
+    present: list[int] = []  # numeric ids: the stage takes the key column's type
+    for records in pages:
+        rows = [stream.to_row(record, synced_at) for record in records]
+        result = warehouse.write_batch(stream.name, stream.primary_key, rows)
+        report.add(result.inserted, result.updated)
+        present += [record["id"] for record in records]
+    report.deleted = warehouse.mark_deleted(stream.name, "id", present, datetime.now(UTC))
+    log.info("%s: %d rows written, %d marked deleted", stream.name, report.written, report.deleted)
+
+
+def _run(
+    t1: TalonOne, warehouse: Warehouse, stream: Stream, pages_of: Callable[[ApiClient], Pages]
+) -> SyncReport:
+    with measured(stream, t1, warehouse) as report:
+        if t1.management is None:
+            report.mode = NEEDS_MANAGEMENT
+            log.warning("%s %s", stream.name, NEEDS_MANAGEMENT)
+        else:
+            report.mode = "snapshot (Management API)"
+            _snapshot(warehouse, report, stream, pages_of(t1.management))
+    return report
+
+
+def sync_programs(t1: TalonOne, warehouse: Warehouse) -> SyncReport:
+    """Every loyalty program of the account (one request)."""
+    return _run(t1, warehouse, PROGRAMS, lambda m: [api.loyalty_programs(m)])
+
+
+def sync_profiles(t1: TalonOne, warehouse: Warehouse) -> SyncReport:
+    """Every customer profile of the account, attributes whole (a request per 1,000)."""
+    return _run(t1, warehouse, PROFILES, api.customer_profiles)
+
+
+def sync_cards(t1: TalonOne, warehouse: Warehouse) -> SyncReport:
+    """Every card of the card-based programs, with ledger and linked profiles."""
+
+    def pages(management: ApiClient) -> Pages:
+        for program in programs_to_visit(t1, warehouse):
+            if program.card_based:
+                yield from api.loyalty_cards(management, program.id)
+
+    return _run(t1, warehouse, CARDS, pages)

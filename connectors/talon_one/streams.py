@@ -1,0 +1,181 @@
+"""The Talon.One streams as data: table, key, cursor, page size, and how a record becomes a row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connectors.talon_one import client as api
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One pull stream: where it reads, what it writes, and how it resumes."""
+
+    name: str  # also the warehouse table
+    endpoint: str
+    primary_key: tuple[str, ...]
+    cursor_field: str | None  # what the committed cursor holds; None for a snapshot
+    page_size: int | None  # None: the endpoint is not paged
+    records_key: str
+    to_row: Callable[[dict[str, Any], datetime], Row]
+
+
+def _raw(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as the API sent it, without the fields the sync attached (`_...`)."""
+    return {key: value for key, value in record.items() if not key.startswith("_")}
+
+
+def _meta(record: dict[str, Any], synced_at: datetime) -> Row:
+    return {"_raw": _raw(record), "_synced_at": synced_at, "_deleted_at": None}
+
+
+def _program_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    return {
+        "id": record["id"],
+        "name": record.get("name"),
+        "title": record.get("title"),
+        "description": record.get("description"),
+        "card_based": record.get("cardBased"),
+        "allow_subledger": record.get("allowSubledger"),
+        "sandbox": record.get("sandbox"),
+        "timezone": record.get("timezone"),
+        "subscribed_applications": record.get("subscribedApplications"),
+        "tiers": record.get("tiers"),
+        "created": record.get("created"),
+        **_meta(record, synced_at),
+    }
+
+
+def _transaction_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    return {
+        "id": record["id"],
+        "transaction_uuid": record.get("transactionUUID"),
+        "program_id": record.get("programId"),
+        # The Integration API's profile log leaves out the profile it was read for.
+        "customer_profile_id": record.get("customerProfileId") or record.get("_profile_id"),
+        "card_identifier": record.get("cardIdentifier"),
+        "subledger_id": record.get("subledgerId"),
+        "type": record.get("type"),
+        "amount": record.get("amount"),
+        "name": record.get("name"),
+        "created": record.get("created"),
+        "start_date": record.get("startDate"),
+        "expiry_date": record.get("expiryDate"),
+        "customer_session_id": record.get("customerSessionId"),
+        "campaign_id": record.get("campaignId"),
+        "import_id": record.get("importId"),
+        "ruleset_id": record.get("rulesetId"),
+        "rule_name": record.get("ruleName"),
+        **_meta(record, synced_at),
+    }
+
+
+def _card_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    ledger = record.get("ledger") or {}
+    return {
+        "id": record["id"],
+        "program_id": record.get("programID"),
+        "identifier": record["identifier"],
+        "status": record.get("status"),
+        "block_reason": record.get("blockReason"),
+        "batch_id": record.get("batchId"),
+        "users_per_card_limit": record.get("usersPerCardLimit"),
+        "current_balance": ledger.get("currentBalance"),
+        "pending_balance": ledger.get("pendingBalance"),
+        "negative_balance": ledger.get("negativeBalance"),
+        "expired_balance": ledger.get("expiredBalance"),
+        "spent_balance": ledger.get("spentBalance"),
+        "subledgers": record.get("subledgers"),
+        "profiles": record.get("profiles"),
+        "created": record.get("created"),
+        "modified": record.get("modified"),
+        **_meta(record, synced_at),
+    }
+
+
+def _profile_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    return {
+        "id": record["id"],
+        "integration_id": record["integrationId"],
+        "created": record.get("created"),
+        "last_activity": record.get("lastActivity"),
+        "closed_sessions": record.get("closedSessions"),
+        "total_sales": record.get("totalSales"),
+        "attributes": record.get("attributes"),
+        "audience_memberships": record.get("audienceMemberships"),
+        "sandbox": record.get("sandbox"),
+        **_meta(record, synced_at),
+    }
+
+
+def _balance_row(record: dict[str, Any], synced_at: datetime) -> Row:
+    """A balance record the balances sync normalised (`_` fields) from either source."""
+    return {
+        "snapshot_date": record["_as_of"].date(),
+        "program_id": record["_program_id"],
+        "owner_kind": record["_owner_kind"],
+        "owner_id": record["_owner_id"],
+        "subledger_id": record["_subledger_id"],
+        "as_of": record["_as_of"],
+        "current_points": record.get("_current"),
+        "pending_points": record.get("_pending"),
+        "expired_points": record.get("_expired"),
+        "spent_points": record.get("_spent"),
+        "negative_points": record.get("_negative"),
+        "current_tier": record.get("_tier"),
+        "card_state": record.get("_card_state"),
+        **_meta(record, synced_at),
+    }
+
+
+PROGRAMS = Stream(
+    name="talon_one_loyalty_programs",
+    endpoint=api.PROGRAMS,
+    primary_key=("id",),
+    cursor_field=None,
+    page_size=None,
+    records_key="data",
+    to_row=_program_row,
+)
+TRANSACTIONS = Stream(
+    name="talon_one_loyalty_transactions",
+    endpoint=api.PROGRAM_TRANSACTIONS,  # or the per-entity logs, without a Management key
+    primary_key=("id",),
+    cursor_field="created",  # the end of the last closed window read, per program or entity
+    page_size=api.MAX_PAGE_SIZE,
+    records_key="data",
+    to_row=_transaction_row,
+)
+CARDS = Stream(
+    name="talon_one_loyalty_cards",
+    endpoint=api.CARDS,
+    primary_key=("id",),
+    cursor_field=None,
+    page_size=api.MAX_PAGE_SIZE,
+    records_key="data",
+    to_row=_card_row,
+)
+PROFILES = Stream(
+    name="talon_one_customer_profiles",
+    endpoint=api.CUSTOMERS,
+    primary_key=("id",),
+    cursor_field=None,
+    page_size=api.MAX_PAGE_SIZE,
+    records_key="data",
+    to_row=_profile_row,
+)
+BALANCES = Stream(
+    name="talon_one_loyalty_balances",
+    endpoint=api.CUSTOMER_BALANCES_EXPORT,  # and the card export, or the per-entity balances
+    primary_key=("program_id", "owner_kind", "owner_id", "subledger_id", "snapshot_date"),
+    cursor_field=None,
+    page_size=None,
+    records_key="",  # CSV rows, or `balance` / `subledgerBalances`
+    to_row=_balance_row,
+)
+STREAMS = {s.name: s for s in (PROGRAMS, TRANSACTIONS, CARDS, PROFILES, BALANCES)}

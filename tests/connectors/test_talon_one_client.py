@@ -1,0 +1,32 @@
+"""The Talon.One client: per-endpoint pacing of the Management API, path encoding."""
+
+from __future__ import annotations
+
+import time
+
+from connectors.talon_one import client as api
+from connectors.talon_one.client import talon_one_client
+
+
+def test_each_management_endpoint_is_paced_on_its_own(sandbox, talon_one_admin) -> None:
+    talon_one_admin.put(
+        "/_sandbox/config", json={"management_requests_per_second": 3}
+    ).raise_for_status()
+    settings = sandbox.settings
+    t1 = talon_one_client(
+        sandbox.talon_one_url, settings.talon_one_api_key, settings.talon_one_management_key
+    )
+    started = time.monotonic()
+    for _ in range(5):  # two endpoints, interleaved: each keeps its own 3-a-second budget
+        api.loyalty_programs(t1.management)
+        list(api.loyalty_cards(t1.management, 103))
+    elapsed = time.monotonic() - started
+    assert t1.counters.requests == 10 and t1.counters.rate_limited == 0
+    assert 4 / 3 <= elapsed < 10 / 3  # paced per endpoint, not one budget for all
+
+
+def test_path_values_are_url_encoded() -> None:
+    path = api.endpoint(api.ENTITY_TRANSACTIONS["card"], programId=103, entityId="a%b+c@d")
+    assert path == "/v1/loyalty_programs/103/cards/a%25b%2Bc%40d/transactions"
+    profile = api.endpoint(api.ENTITY_TRANSACTIONS["profile"], programId=1, entityId="tö/1")
+    assert profile == "/v1/loyalty_programs/1/profile/t%C3%B6%2F1/transactions"
