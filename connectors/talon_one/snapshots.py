@@ -10,10 +10,11 @@ from typing import Any
 from connectors.cursor import signpost
 from connectors.http import ApiClient
 from connectors.report import SyncReport, measured
+from connectors.stream import Stream
 from connectors.talon_one import client as api
 from connectors.talon_one.client import TalonOne
 from connectors.talon_one.entities import programs_to_visit
-from connectors.talon_one.streams import CARDS, PROFILES, PROGRAMS, Stream
+from connectors.talon_one.streams import CARDS, PROFILES, PROGRAMS
 from connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)

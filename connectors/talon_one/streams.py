@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connectors.stream import Row, Stream
 from connectors.talon_one import client as api
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One pull stream: where it reads, what it writes, and how it resumes."""
-
-    name: str  # also the warehouse table
-    endpoint: str
-    primary_key: tuple[str, ...]
-    cursor_field: str | None  # what the committed cursor holds; None for a snapshot
-    page_size: int | None  # None: the endpoint is not paged
-    records_key: str
-    to_row: Callable[[dict[str, Any], datetime], Row]
 
 
 def _raw(record: dict[str, Any]) -> dict[str, Any]:

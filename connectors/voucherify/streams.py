@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One pull stream: where it reads, what it writes, and how it resumes."""
-
-    name: str  # also the warehouse table
-    endpoint: str
-    primary_key: tuple[str, ...]
-    cursor_field: str  # what the committed cursor holds
-    records_key: str
-    to_row: Callable[[dict[str, Any], datetime], Row]
+from connectors.stream import Row, Stream
 
 
 def _customer_row(record: dict[str, Any], synced_at: datetime) -> Row:
@@ -99,6 +85,7 @@ CUSTOMERS = Stream(
     endpoint="/v1/customers",
     primary_key=("id",),
     cursor_field="updated_at",
+    page_size=100,
     records_key="customers",
     to_row=_customer_row,
 )
@@ -107,6 +94,7 @@ ACTIVITIES = Stream(
     endpoint="/v1/customers/{customerId}/activity",
     primary_key=("id",),
     cursor_field="starting_after_id",  # per customer; stream-wide: customers' updated_at seen
+    page_size=100,
     records_key="data",
     to_row=_activity_row,
 )
@@ -115,6 +103,7 @@ SEGMENTS = Stream(
     endpoint="/v1/customers/{customerId}/segments",
     primary_key=("customer_id", "segment_id"),
     cursor_field="updated_at",  # customers' updated_at seen at the last run
+    page_size=None,
     records_key="data",
     to_row=_segment_row,
 )
@@ -123,6 +112,7 @@ LOYALTY_TRANSACTIONS = Stream(
     endpoint="/v1/loyalties/{campaignId}/transactions",
     primary_key=("id",),
     cursor_field="starting_after_id",  # per campaign
+    page_size=100,
     records_key="data",
     to_row=_loyalty_transaction_row,
 )
