@@ -17,7 +17,15 @@ from sandbox.settings import SandboxSettings
 
 
 class _AbortableProtocol(HttpToolsProtocol):
-    """uvicorn's protocol, plus a scope extension that drops the connection (fault injection)."""
+    """uvicorn's protocol with TCP_NODELAY, plus a scope extension that drops the connection."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # uvicorn writes headers and body separately; with Nagle on, a small answer then waits
+        # for the client's delayed ACK (~40 ms) on every keep-alive request.
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -1,0 +1,216 @@
+"""Benchmark the Voucherify pull: a full sync of the four streams into DuckDB versus a bare fetch.
+
+Run with `.venv/bin/python bench/pull.py [--customers 100000] [--concurrency 4]`; results are
+recorded by hand in bench/RESULTS.md under "## Pull". The sandbox runs as `promosync sandbox` in
+its own process, the sync in another (so its peak RSS is its own) and records every URL it sends;
+a third process then replays exactly those URLs with the same concurrency and discards the bodies.
+Every child process has a deadline, and the sandbox is stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTH = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-app-token"}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not found")
+
+
+def run_sync(url: str, warehouse_url: str, concurrency: int, log_path: Path) -> dict:
+    """Child: sync the four streams from empty, recording each request's stream and URL."""
+    from connectors.voucherify import sync
+    from connectors.voucherify.client import voucherify_client
+    from connectors.warehouse import Warehouse
+
+    client = voucherify_client(url, AUTH["X-App-Id"], AUTH["X-App-Token"])
+    warehouse = Warehouse(warehouse_url)
+    warehouse.create_tables()
+    sent: list[tuple[str, str, dict | None]] = []
+    stream = ["customers"]
+    send = client.session.request
+
+    def recording(method: str, target: str, **kwargs: Any) -> requests.Response:
+        sent.append((stream[0], target, kwargs.get("params")))
+        return send(method, target, **kwargs)
+
+    client.session.request = recording
+    steps = [
+        ("customers", lambda: sync.sync_customers(client, warehouse)),
+        ("activities", lambda: sync.sync_activities(client, warehouse, concurrency=concurrency)),
+        ("segments", lambda: sync.sync_segments(client, warehouse, concurrency=concurrency)),
+        ("loyalty", lambda: sync.sync_loyalty_transactions(client, warehouse)),
+    ]
+    started = time.monotonic()
+    reports = {}
+    for name, step in steps:
+        stream[0] = name
+        report = step()
+        reports[name] = {
+            "rows": report.written,
+            "requests": report.requests,
+            "seconds": report.seconds,
+        }
+    seconds = time.monotonic() - started
+    log_path.write_text(json.dumps(sent))
+    return {"seconds": seconds, "streams": reports, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_bare(url: str, concurrency: int, log_path: Path) -> dict:
+    """Child: replay the sync's requests, same order and concurrency, discarding the bodies."""
+    sent = json.loads(log_path.read_text())
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
+    session.mount("http://", adapter)
+    session.headers.update(AUTH)
+
+    def fetch(target: str, params: dict | None) -> None:
+        response = session.get(target, params=params, timeout=(5, 60))
+        response.raise_for_status()
+        response.content  # noqa: B018 - read the body in full, as the sync does
+
+    started = time.monotonic()
+    for stream in ("customers", "activities", "segments", "loyalty"):
+        calls = [(target, params) for name, target, params in sent if name == stream]
+        if stream in (
+            "activities",
+            "segments",
+        ):  # per customer: pages in order, customers fanned out
+            per_customer: dict[str, list] = {}
+            for target, params in calls:
+                per_customer.setdefault(target, []).append(params)
+
+            def visit(item: tuple[str, list]) -> None:
+                for params in item[1]:
+                    fetch(item[0], params)
+
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                list(pool.map(visit, per_customer.items()))
+        else:
+            for target, params in calls:
+                fetch(target, params)
+    return {"seconds": time.monotonic() - started, "requests": len(sent)}
+
+
+def minimum_requests(url: str) -> dict[str, int]:
+    """The fewest requests that can read each stream, from the sandbox's ground truth."""
+    truth = requests.Session()
+    customers = len(truth.get(f"{url}/_sandbox/truth/customers", timeout=600).json())
+    activity = Counter(
+        a["customer_id"] for a in truth.get(f"{url}/_sandbox/truth/activities", timeout=600).json()
+    )
+    campaigns = truth.get(f"{url}/_sandbox/truth/loyalty_campaigns", timeout=60).json()
+    transactions = Counter(
+        t.get("campaign_id")
+        for t in truth.get(f"{url}/_sandbox/truth/loyalty_transactions", timeout=600).json()
+    )
+    return {
+        "customers": math.ceil(customers / 100),
+        "activities": customers + sum(max(0, math.ceil(n / 100) - 1) for n in activity.values()),
+        "segments": customers,
+        "loyalty": math.ceil(len(campaigns) / 100)
+        + sum(max(1, math.ceil(transactions[c["id"]] / 100)) for c in campaigns),
+    }
+
+
+def child(mode: str, args: list[str], deadline: float) -> dict:
+    """Run this script in `mode` in a fresh process; its last stdout line is its JSON result."""
+    out = subprocess.run(
+        [sys.executable, __file__, mode, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=deadline,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def start_sandbox(customers: int) -> tuple[subprocess.Popen[str], str]:
+    """Start `promosync sandbox` with the rate limit off; return it and its Voucherify URL."""
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "pipelines.cli", "sandbox",
+            "--customers", str(customers),
+            "--voucherify-requests-per-minute", "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    url = process.stdout.readline().strip().split("=", 1)[1]
+    process.stdout.readline()
+    return process, url
+
+
+def main() -> None:
+    """Start the sandbox, sync, replay bare, print the figures and a RESULTS.md row."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=4, help="fan-out threads (default 4)")
+    parser.add_argument("--deadline", type=float, default=3600, help="seconds per child process")
+    options = parser.parse_args()
+
+    sandbox, url = start_sandbox(options.customers)
+    try:
+        requests.get(f"{url}/v1/customers", headers=AUTH, timeout=300).raise_for_status()
+        with tempfile.TemporaryDirectory() as folder:
+            log = Path(folder) / "requests.json"
+            common = [url, str(options.concurrency), str(log)]
+            synced = child(
+                "--sync", [f"duckdb:///{folder}/bench.duckdb", *common], options.deadline
+            )
+            bare = child("--bare", common, options.deadline)
+        minimum = minimum_requests(url)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=60)
+
+    rows = sum(s["rows"] for s in synced["streams"].values())
+    result = {
+        "customers": options.customers,
+        "concurrency": options.concurrency,
+        "sync_seconds": round(synced["seconds"], 1),
+        "rows": rows,
+        "rows_per_second": round(rows / synced["seconds"]),
+        "requests": {k: s["requests"] for k, s in synced["streams"].items()},
+        "minimum_requests": minimum,
+        "stream_seconds": {k: s["seconds"] for k, s in synced["streams"].items()},
+        "peak_rss_mb": round(synced["peak_rss_mb"]),
+        "bare_seconds": round(bare["seconds"], 1),
+        "bare_requests": bare["requests"],
+        "ratio": round(synced["seconds"] / bare["seconds"], 3),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("--sync", "--bare"):
+        sys.path.insert(0, str(ROOT))
+        mode, rest = sys.argv[1], sys.argv[2:]
+        if mode == "--sync":
+            print(json.dumps(run_sync(rest[1], rest[0], int(rest[2]), Path(rest[3]))))
+        else:
+            print(json.dumps(run_bare(rest[0], int(rest[1]), Path(rest[2]))))
+    else:
+        main()
