@@ -7,6 +7,7 @@ import dagster as dg
 from pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
 from pipelines.resources import default_resources
 from pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
+from pipelines.views_assets import VIEW_ASSETS
 from pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 
 voucherify_pull = dg.define_asset_job(
@@ -50,7 +51,7 @@ voucherify_nightly_reconcile = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[*VOUCHERIFY_ASSETS, *TALON_ONE_ASSETS, *PUSH_ASSETS],
+    assets=[*VOUCHERIFY_ASSETS, *TALON_ONE_ASSETS, *PUSH_ASSETS, *VIEW_ASSETS],
     jobs=[voucherify_pull, talon_one_pull, voucherify_reconcile, *PUSH_JOBS],
     schedules=[voucherify_hourly, talon_one_hourly, voucherify_nightly_reconcile],
     sensors=PUSH_SENSORS,
