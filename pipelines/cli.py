@@ -8,6 +8,7 @@ import os
 import typer
 
 from pipelines.push_cli import push_app
+from pipelines.status_cli import status
 
 app = typer.Typer(
     help="promosync: keep a SQL warehouse in two-way sync with Voucherify and Talon.One."
@@ -15,6 +16,9 @@ app = typer.Typer(
 
 
 app.add_typer(push_app, name="push", help="Push warehouse rows back to the platforms.")
+
+
+app.command()(status)
 
 
 @app.callback()

@@ -100,14 +100,19 @@ def sync_customers(
         else:
             after = None if full_refresh else report.cursor_before
             before = format_instant(started)
+        cursor = after
         for records, complete in walk_customers(client, after, before):
             cursors = None
             if complete is not None and window is None:
+                cursor = complete
                 cursors = {(CUSTOMERS.name, WHOLE_STREAM): complete}
             rows = _rows(CUSTOMERS, records, started)
             result = warehouse.write_batch(CUSTOMERS.name, CUSTOMERS.primary_key, rows, cursors)
             report.add(result.inserted, result.updated)
             log.info("%s: %d rows written, up to %s", CUSTOMERS.name, report.written, complete)
+        if window is None and cursor is not None:
+            # Re-commit even when nothing changed: sync_state.updated_at is the last good run.
+            warehouse.write_batch(CUSTOMERS.name, (), [], {(CUSTOMERS.name, WHOLE_STREAM): cursor})
     return report
 
 
@@ -247,6 +252,9 @@ def sync_loyalty_transactions(client: ApiClient, warehouse: Warehouse) -> SyncRe
                 )
                 report.add(result.inserted, result.updated)
             log.info("%s: campaign %s read, %d rows", stream.name, campaign_id, report.written)
+        # The stream-wide entry marks the last complete run (cursors are per campaign).
+        run_mark = {(stream.name, WHOLE_STREAM): format_instant(synced_at)}
+        warehouse.write_batch(stream.name, stream.primary_key, [], run_mark)
     return report
 
 

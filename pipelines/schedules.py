@@ -1,0 +1,187 @@
+"""Schedules, the run-failure sensor and the jobs only they need. Every one is off until turned on.
+
+Times are UTC and staggered, and this module's jobs run their steps in one process, because an
+embedded DuckDB file admits one process at a time.
+
+No `from __future__ import annotations` here: Dagster reads the sensor's annotations.
+"""
+
+import os
+import re
+from collections.abc import Iterable
+
+import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
+
+STOPPED = dg.DefaultScheduleStatus.STOPPED
+SECRET_ENV = (
+    "VOUCHERIFY_APP_ID",
+    "VOUCHERIFY_APP_TOKEN",
+    "TALON_ONE_API_KEY",
+    "TALON_ONE_MANAGEMENT_KEY",
+)
+# Credentials as they appear in headers and URLs, whatever their value.
+SECRET_PATTERNS = (
+    re.compile(r"((?:ApiKey-v1|ManagementKey-v1|Bearer)\s+)[^\s'\",;}]+", re.IGNORECASE),
+    re.compile(r"(X-App-(?:Id|Token)['\"]?\s*[:=]\s*['\"]?)[^\s'\",;}]+", re.IGNORECASE),
+    re.compile(r"(://[^/\s:@]+:)[^@\s/]+(?=@)"),
+)
+MESSAGE_CHARS = 500  # of each step's error in the summary
+_WRAPPER = "DagsterExecutionStepExecutionError"  # Dagster's wrapper around the user's exception
+_QUALIFIED = re.compile(r"^[\w.]+\.(\w+): ")
+FULL_SWEEP = {"config": {"full_sweep": True}}
+
+voucherify_full_sweep = dg.define_asset_job(
+    "voucherify_full_sweep",
+    selection=dg.AssetSelection.assets(
+        "voucherify_customers", "voucherify_customer_activities", "voucherify_customer_segments"
+    ).without_checks(),
+    config={
+        "ops": {
+            "voucherify_customer_activities": FULL_SWEEP,
+            "voucherify_customer_segments": FULL_SWEEP,
+        }
+    },
+    executor_def=dg.in_process_executor,
+    description="Pull customers, then visit every customer's activity and segments"
+    " (catches events that did not touch a customer's updated_at).",
+)
+
+promosync_checks = dg.define_asset_job(
+    "promosync_checks",
+    selection=dg.AssetSelection.all_asset_checks(),
+    executor_def=dg.in_process_executor,
+    description="Evaluate every asset check (keys, freshness, counts, cursors, pending pushes)"
+    " without materializing anything.",
+)
+
+voucherify_pull_hourly = dg.ScheduleDefinition(
+    name="voucherify_pull_hourly",
+    job_name="voucherify_pull",
+    cron_schedule="7 * * * *",
+    execution_timezone="UTC",
+    default_status=STOPPED,
+    description="Incremental Voucherify pull, hourly at :07 UTC. Off until you turn it on.",
+)
+
+talon_one_pull_hourly = dg.ScheduleDefinition(
+    name="talon_one_pull_hourly",
+    job_name="talon_one_pull",
+    cron_schedule="17 * * * *",
+    execution_timezone="UTC",
+    default_status=STOPPED,
+    description="Incremental Talon.One pull, hourly at :17 UTC. Off until you turn it on.",
+)
+
+voucherify_reconcile_nightly = dg.ScheduleDefinition(
+    name="voucherify_reconcile_nightly",
+    job_name="voucherify_reconcile",
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    default_status=STOPPED,
+    description="Mark deleted Voucherify customers, nightly at 03:30 UTC."
+    " Off until you turn it on.",
+)
+
+voucherify_full_sweep_weekly = dg.ScheduleDefinition(
+    name="voucherify_full_sweep_weekly",
+    job=voucherify_full_sweep,
+    cron_schedule="40 4 * * 0",
+    execution_timezone="UTC",
+    default_status=STOPPED,
+    description="Full sweep of every customer's activity and segments, Sundays at 04:40 UTC."
+    " Off until you turn it on.",
+)
+
+voucherify_push_daily = dg.ScheduleDefinition(
+    name="voucherify_push_daily",
+    job_name="voucherify_push",
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=STOPPED,
+    description="Push changed rows to Voucherify, daily at 06:00 UTC (the resume sensor finishes"
+    " what it leaves pending). Off until you turn it on.",
+)
+
+talon_one_push_daily = dg.ScheduleDefinition(
+    name="talon_one_push_daily",
+    job_name="talon_one_push",
+    cron_schedule="20 6 * * *",
+    execution_timezone="UTC",
+    default_status=STOPPED,
+    description="Push changed profiles and audiences to Talon.One, daily at 06:20 UTC."
+    " Off until you turn it on.",
+)
+
+promosync_checks_hourly = dg.ScheduleDefinition(
+    name="promosync_checks_hourly",
+    job=promosync_checks,
+    cron_schedule="45 * * * *",
+    execution_timezone="UTC",
+    default_status=STOPPED,
+    description="Evaluate every asset check, hourly at :45 UTC (after both pulls), so a stream"
+    " that stopped syncing shows up. Off until you turn it on.",
+)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every credential value and credential-shaped token replaced by ***."""
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(r"\1***", text)
+    return text
+
+
+def error_text(error: SerializableErrorInfo) -> str:
+    """The user's own error inside Dagster's wrapper, as `ClassName: message`."""
+    while error.cause and _WRAPPER in error.message:
+        error = error.cause
+    return _QUALIFIED.sub(r"\1: ", error.message.strip())
+
+
+def failure_summary(
+    job: str, run_id: str, steps: list[tuple[str, str]], run_message: str, secrets: Iterable[str]
+) -> str:
+    """A failed run in a few lines: job, run id, and each failed step with its error."""
+    lines = [f"run failed: job {job}, run {run_id}"]
+    for step, message in steps or [("run", run_message)]:
+        text = " ".join(message.split())
+        if len(text) > MESSAGE_CHARS:
+            text = text[: MESSAGE_CHARS - 1] + "…"
+        lines.append(f"  {step}: {text}")
+    return redact("\n".join(lines), secrets)
+
+
+@dg.run_failure_sensor(
+    name="promosync_run_failures",
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Log a summary of every failed run: job, run id, failed steps and their errors"
+    " (credentials masked). Off until you turn it on.",
+)
+def promosync_run_failures(context: dg.RunFailureSensorContext) -> None:
+    """Log which job failed, its run id, and each failed step's error."""
+    steps = [
+        (event.step_key or "run", error_text(event.step_failure_data.error))
+        for event in context.get_step_failure_events()
+        if event.step_failure_data.error
+    ]
+    secrets = [os.environ.get(name, "") for name in SECRET_ENV]
+    run = context.dagster_run
+    summary = failure_summary(
+        run.job_name, run.run_id, steps, context.failure_event.message or "", secrets
+    )
+    context.log.error(summary)
+
+
+SCHEDULES = [
+    voucherify_pull_hourly,
+    talon_one_pull_hourly,
+    voucherify_reconcile_nightly,
+    voucherify_full_sweep_weekly,
+    voucherify_push_daily,
+    talon_one_push_daily,
+    promosync_checks_hourly,
+]
+SENSORS = [promosync_run_failures]
+EXTRA_JOBS = [voucherify_full_sweep, promosync_checks]

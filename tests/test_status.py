@@ -1,0 +1,130 @@
+"""`promosync status`: healthy warehouse exits 0; a stale stream or old pending push exits 1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+import typer
+from typer.testing import CliRunner
+
+from connectors.voucherify import sync
+from connectors.voucherify.client import voucherify_client
+from connectors.warehouse import Warehouse
+from pipelines.status_cli import status
+from tests.pipelines.test_checks import drop_primary_key, duplicate_rows, open_push_job
+
+app = typer.Typer()
+app.command()(status)  # as pipelines/cli.py registers it
+
+
+@app.callback()
+def main() -> None:
+    """promosync."""
+
+
+def lines_of(output: str) -> dict[str, str]:
+    """Output lines by their first word (a stream's row by its name)."""
+    return {line.split()[0]: line for line in output.splitlines() if line.strip()}
+
+
+def test_healthy_warehouse_exits_zero(sandbox, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    settings = sandbox.settings
+    app_keys = (sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token)
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    store = Warehouse(url)
+    store.create_tables()
+    sync.sync_customers(voucherify_client(*app_keys), store)
+    store.dispose()
+    for name, value in zip(
+        ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN"), app_keys, strict=True
+    ):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+
+    result = CliRunner().invoke(app, ["status"])
+
+    assert result.exit_code == 0, result.output
+    rows = lines_of(result.output)
+    assert rows["voucherify_customers"].split()[-2:] == ["300", "ok"]
+    assert rows["talon_one_loyalty_programs"].endswith("never synced")
+    assert "failed checks  none" in result.output and result.output.rstrip().endswith("ok")
+    assert settings.voucherify_app_token not in result.output
+
+
+def test_stale_stream_pending_push_and_duplicates_exit_nonzero(
+    warehouse: Warehouse, monkeypatch
+) -> None:
+    for name in (
+        "VOUCHERIFY_BASE_URL",
+        "VOUCHERIFY_APP_ID",
+        "VOUCHERIFY_APP_TOKEN",
+        "DAGSTER_HOME",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    now = datetime.now(UTC)
+    cursors = {("voucherify_customers", ""): "2025-06-01T00:00:00.000Z"}
+    customer = {"id": "cust_1", "_raw": {}, "_synced_at": now - timedelta(hours=5)}
+    warehouse.write_batch("voucherify_customers", ["id"], [customer], cursors)
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE sync_state SET updated_at = :at"), {"at": now - timedelta(hours=5)}
+        )
+    programs = [{"id": i, "_raw": {}, "_synced_at": now - timedelta(minutes=5)} for i in (1, 2)]
+    warehouse.write_batch("talon_one_loyalty_programs", ["id"], programs)
+    drop_primary_key(warehouse, "talon_one_loyalty_programs")
+    duplicate_rows(warehouse, "talon_one_loyalty_programs", "id = 2")
+    open_push_job(warehouse, "metadata", now - timedelta(hours=3))
+    monkeypatch.setenv("WAREHOUSE_URL", warehouse.url)
+
+    result = CliRunner().invoke(app, ["status", "--max-age", "2h"])
+
+    assert result.exit_code == 1, result.output
+    rows = lines_of(result.output)
+    assert rows["voucherify_customers"].split()[1] == "2025-06-01T00:00:00.000Z"
+    assert rows["voucherify_customers"].split()[-3:] == ["5h", "1", "STALE"]
+    assert rows["talon_one_loyalty_programs"].split()[-2:] == ["3", "ok"]
+    assert "pending pushes  1 pending push job(s), oldest 3h (voucherify metadata" in result.output
+    assert "FAIL  fresh: voucherify_customers: last synced 5h ago (> 2h)" in result.output
+    assert "FAIL  primary_key_unique: talon_one_loyalty_programs: 1 key(s)" in result.output
+    assert "FAIL  pending_pushes:" in result.output
+    assert result.output.rstrip().endswith("needs attention")
+
+
+def test_a_run_that_changed_nothing_still_counts_as_a_sync(tmp_path, monkeypatch) -> None:
+    store = Warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    store.create_tables()
+    store.write_batch("voucherify_customers", ["id"], [], {("voucherify_customers", ""): "x"})
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE sync_state SET updated_at = :at"), {"at": datetime(2025, 1, 1)}
+        )
+    store.dispose()
+    monkeypatch.setenv("WAREHOUSE_URL", store.url)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert CliRunner().invoke(app, ["status"]).exit_code == 1
+    with dg.DagsterInstance.get() as instance:  # an hourly run that found no changed customer
+        instance.report_runless_asset_event(dg.AssetMaterialization("voucherify_customers"))
+
+    result = CliRunner().invoke(app, ["status"])
+
+    assert result.exit_code == 0, result.output
+    assert lines_of(result.output)["voucherify_customers"].split()[-3:] == ["0s", "0", "ok"]
+
+
+@pytest.mark.parametrize("arguments", [["--max-age", "soon"], ["--pending-max-age", "2 weeks"]])
+def test_bad_duration_is_refused(arguments, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("WAREHOUSE_URL", f"duckdb:///{tmp_path / 'w.duckdb'}")
+    result = CliRunner().invoke(app, ["status", *arguments])
+    assert result.exit_code == 2 and "is not a duration such as 30m, 2h or 1d" in result.output
+
+
+def test_missing_warehouse_needs_attention_and_is_not_created(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "nowhere" / "warehouse.duckdb"
+    monkeypatch.setenv("WAREHOUSE_URL", f"duckdb:///{path}")
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 1 and "does not exist: run `promosync sync` first" in result.output
+    assert not path.exists()
