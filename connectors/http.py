@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 import urllib3
 from tenacity import (
@@ -213,8 +214,11 @@ class ApiClient:
             ) from None  # fmt: skip
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET `path` and return its JSON body."""
-        return self.request("GET", path, params=params).json()
+        """GET `path` and return its JSON body (parsed once, while checking it arrived whole)."""
+        response = self.request("GET", path, params=params)
+        if hasattr(response, "parsed_json"):
+            return response.parsed_json
+        return response.json()
 
     def _attempt(self, method: str, path: str, kwargs: dict[str, Any]) -> requests.Response:
         self.limiter.acquire()
@@ -251,8 +255,8 @@ class ApiClient:
             raise self._fatal(method, path, response)
         if response.content and "json" in response.headers.get("Content-Type", ""):
             try:
-                response.json()
-            except ValueError:
+                response.parsed_json = orjson.loads(response.content)
+            except orjson.JSONDecodeError:
                 raise RetriableError("unparsable JSON body") from None
         return response
 

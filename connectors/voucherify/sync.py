@@ -25,7 +25,7 @@ from connectors.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 WHOLE_STREAM = ""  # the partition of a stream-wide cursor
-FAN_OUT_BATCH = 50  # customers whose rows and cursors commit together
+FAN_OUT_BATCH = 400  # customers whose rows and cursors commit together
 
 
 def _rows(stream: Stream, records: list[dict[str, Any]], synced_at: datetime) -> list[dict]:
