@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lock bench clean
+.PHONY: demo ui test lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,16 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.installed  ## start the sandbox on free ports, show both APIs answering, stop it
+demo: $(VENV)/.installed  ## sandbox on free ports, sync both platforms into DuckDB, summary, stop
 	$(BIN)/python scripts/demo.py
+
+UI_PORT ?= 3000
+ui: $(VENV)/.installed  ## Dagster UI on the demo warehouse and a running sandbox; Ctrl-C stops both
+	$(BIN)/python scripts/ui.py --port $(UI_PORT)
 
 test: $(VENV)/.installed-test  ## lint, then the whole suite against DuckDB and PostgreSQL
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile

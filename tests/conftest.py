@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +25,16 @@ TEST_SETTINGS = dict(
     management_requests_per_second=0,
     async_action_seconds=0.3,
 )
+
+
+def next_millisecond() -> None:
+    """Let the clock leave the millisecond the entries were stamped in.
+
+    A window ends (exclusively) at the run's start, to the millisecond: entries stamped in the very
+    millisecond a run starts belong to the next run's window, so a test that expects them now
+    must not start its run in that same millisecond.
+    """
+    time.sleep(0.002)
 
 
 class ApiSession(requests.Session):

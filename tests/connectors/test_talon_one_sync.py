@@ -14,6 +14,7 @@ from connectors.talon_one.client import talon_one_client
 from connectors.talon_one.entities import EntitySource
 from connectors.voucherify import sync as voucherify_sync
 from connectors.voucherify.client import voucherify_client
+from tests.conftest import next_millisecond
 
 NO_LAG = timedelta(0)
 TALON_ONE_IDS = EntitySource(("talon_one_customer_profiles", "integration_id"))
@@ -124,6 +125,7 @@ def test_integration_path_equals_the_source_and_costs_more_requests(
     assert_balances(talon_one_admin, warehouse)
 
     added = talon_one_admin.post("/_sandbox/mutate", json={"add_transactions": 20}).json()
+    next_millisecond()
     again = transactions.sync_transactions(
         integration_only, warehouse, lag=NO_LAG, source=TALON_ONE_IDS
     )
@@ -167,6 +169,7 @@ def test_entries_arriving_during_and_between_runs_land_once(
     cursor = warehouse.read_cursor("talon_one_loyalty_transactions", "program:101")
     tie = {"add_transactions": {"count": 120, "program_id": 101, "created": cursor}}
     cluster = talon_one_admin.post("/_sandbox/mutate", json=tie).json()["added_transactions"]
+    next_millisecond()
     second = transactions.sync_transactions(full, warehouse, lag=NO_LAG, page_size=50)
     assert (second.inserted, second.updated) == (len(arrived) + len(cluster), 0)
     assert_transactions(talon_one_admin, warehouse, whole_raw=True)

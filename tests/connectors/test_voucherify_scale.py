@@ -7,6 +7,7 @@ import pytest
 
 from connectors.voucherify import sync
 from connectors.voucherify.client import voucherify_client
+from tests.conftest import next_millisecond
 
 CUSTOMERS = 10_000
 
@@ -33,6 +34,7 @@ def test_incremental_run_after_1_percent_changed_costs_at_most_2_percent_of_a_fu
     full = sync.sync_customers(client, warehouse)
     served_by_full = _requests_served(voucherify_admin)
     changed = voucherify_admin.post("/_sandbox/mutate", json={"update_customers": 100}).json()
+    next_millisecond()
     incremental = sync.sync_customers(client, warehouse)
     served_by_incremental = _requests_served(voucherify_admin) - served_by_full
 

@@ -11,6 +11,7 @@ from connectors.cursor import parse_instant
 from connectors.http import ApiError, ConfigError
 from connectors.voucherify import sync
 from connectors.voucherify.client import voucherify_client
+from tests.conftest import next_millisecond
 
 
 @pytest.fixture
@@ -91,6 +92,7 @@ def test_incremental_run_after_changes_restores_parity_cheaply(
         "add_loyalty_transactions": 9,
     }
     voucherify_admin.post("/_sandbox/mutate", json=changes).raise_for_status()
+    next_millisecond()
     reports = sync_all(client, warehouse)
     assert_parity(voucherify_admin, warehouse)
     customers = reports["voucherify_customers"]
