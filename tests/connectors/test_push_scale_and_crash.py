@@ -9,24 +9,13 @@ import sys
 import time
 
 import orjson
-import pytest
 
 from connectors.push.batching import MAX_BODY_BYTES
 from connectors.talon_one import push as talon_one_push
 from connectors.talon_one.client import talon_one_client
 from connectors.voucherify import push
-from connectors.voucherify.client import voucherify_client
 from connectors.warehouse import Warehouse
 from tests.connectors.test_push_voucherify import insert, posts
-
-
-@pytest.fixture
-def client(sandbox, voucherify_admin):
-    voucherify_admin.put("/_sandbox/config", json={"async_action_seconds": 0.2}).raise_for_status()
-    settings = sandbox.settings
-    return voucherify_client(
-        sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token
-    )
 
 
 def test_100k_metadata_rows_in_the_fewest_requests(client, voucherify_admin, tmp_path) -> None:

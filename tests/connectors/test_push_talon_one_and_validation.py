@@ -8,22 +8,12 @@ import sqlalchemy as sa
 from connectors.talon_one import push as talon_one_push
 from connectors.talon_one.client import talon_one_client
 from connectors.voucherify import push
-from connectors.voucherify.client import voucherify_client
 from tests.connectors.test_push_voucherify import insert, truth
 
 
 @pytest.fixture
 def talon(sandbox):
     return talon_one_client(sandbox.talon_one_url, sandbox.settings.talon_one_api_key)
-
-
-@pytest.fixture
-def client(sandbox, voucherify_admin):
-    voucherify_admin.put("/_sandbox/config", json={"async_action_seconds": 0.2}).raise_for_status()
-    settings = sandbox.settings
-    return voucherify_client(
-        sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token
-    )
 
 
 def test_profiles_round_trip_and_change_only(talon, warehouse, talon_one_admin) -> None:

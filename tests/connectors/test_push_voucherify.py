@@ -9,16 +9,6 @@ import sqlalchemy as sa
 from connectors.push import customers as customer_fields
 from connectors.push import jobs
 from connectors.voucherify import push, sync
-from connectors.voucherify.client import voucherify_client
-
-
-@pytest.fixture
-def client(sandbox, voucherify_admin):
-    voucherify_admin.put("/_sandbox/config", json={"async_action_seconds": 0.2}).raise_for_status()
-    settings = sandbox.settings
-    return voucherify_client(
-        sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token
-    )
 
 
 def _json(value):

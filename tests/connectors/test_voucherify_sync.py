@@ -14,14 +14,6 @@ from connectors.voucherify.client import voucherify_client
 from tests.conftest import next_millisecond
 
 
-@pytest.fixture
-def client(sandbox):
-    settings = sandbox.settings
-    return voucherify_client(
-        sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token
-    )
-
-
 def _json(value):
     return orjson.loads(value) if isinstance(value, str) else value
 

@@ -1,0 +1,18 @@
+"""Fixtures of the connector tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.http import ApiClient
+from connectors.voucherify.client import voucherify_client
+
+
+@pytest.fixture
+def client(sandbox, voucherify_admin) -> ApiClient:
+    """A Voucherify client on the sandbox, whose async actions finish in 0.2 s."""
+    voucherify_admin.put("/_sandbox/config", json={"async_action_seconds": 0.2}).raise_for_status()
+    settings = sandbox.settings
+    return voucherify_client(
+        sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token
+    )
