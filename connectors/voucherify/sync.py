@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from connectors.cursor import TICK, format_instant, parse_instant, signpost, tie_window
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 WHOLE_STREAM = ""  # the partition of a stream-wide cursor
 FAN_OUT_BATCH = 400  # customers whose rows and cursors commit together
+# Rows gathered before one write: each DuckDB statement costs tens of milliseconds, so writing
+# every 100-row page on its own cost more than fetching it (bench/RESULTS.md).
+WRITE_ROWS = 2000
 
 
 def _rows(stream: Stream, records: list[dict[str, Any]], synced_at: datetime) -> list[dict]:
@@ -100,16 +104,23 @@ def sync_customers(
         else:
             after = None if full_refresh else report.cursor_before
             before = format_instant(started)
-        cursor = after
-        for records, complete in walk_customers(client, after, before):
-            cursors = None
-            if complete is not None and window is None:
-                cursor = complete
-                cursors = {(CUSTOMERS.name, WHOLE_STREAM): complete}
-            rows = _rows(CUSTOMERS, records, started)
-            result = warehouse.write_batch(CUSTOMERS.name, CUSTOMERS.primary_key, rows, cursors)
+        cursor, pending = after, []
+
+        def flush() -> None:
+            cursors = {(CUSTOMERS.name, WHOLE_STREAM): cursor} if window is None else None
+            result = warehouse.write_batch(CUSTOMERS.name, CUSTOMERS.primary_key, pending, cursors)
             report.add(result.inserted, result.updated)
-            log.info("%s: %d rows written, up to %s", CUSTOMERS.name, report.written, complete)
+            pending.clear()
+            log.info("%s: %d rows written, up to %s", CUSTOMERS.name, report.written, cursor)
+
+        for records, complete in walk_customers(client, after, before):
+            pending.extend(_rows(CUSTOMERS, records, started))
+            if complete is not None:
+                cursor = complete
+                if len(pending) >= WRITE_ROWS:  # only where every row up to `cursor` is read
+                    flush()
+        if pending:
+            flush()
         if window is None and cursor is not None:
             # Re-commit even when nothing changed: sync_state.updated_at is the last good run.
             warehouse.write_batch(CUSTOMERS.name, (), [], {(CUSTOMERS.name, WHOLE_STREAM): cursor})
@@ -239,18 +250,17 @@ def sync_loyalty_transactions(client: ApiClient, warehouse: Warehouse) -> SyncRe
         for campaign in api.loyalty_campaigns(client):
             campaign_id = campaign["id"]
             report.entities += 1
-            for records in api.loyalty_transactions(client, campaign_id, cursors.get(campaign_id)):
-                if not records:
-                    continue
+            pending: list[dict] = []
+            pages = api.loyalty_transactions(client, campaign_id, cursors.get(campaign_id))
+            for records in chain(pages, [[]]):  # the empty page at the end flushes the rest
                 for record in records:
                     record["_campaign_id"] = campaign_id
-                result = warehouse.write_batch(
-                    stream.name,
-                    stream.primary_key,
-                    _rows(stream, records, synced_at),
-                    {(stream.name, campaign_id): records[-1]["id"]},
-                )
-                report.add(result.inserted, result.updated)
+                pending.extend(_rows(stream, records, synced_at))
+                if pending and (len(pending) >= WRITE_ROWS or not records):
+                    cursor = {(stream.name, campaign_id): pending[-1]["id"]}
+                    result = warehouse.write_batch(stream.name, stream.primary_key, pending, cursor)
+                    report.add(result.inserted, result.updated)
+                    pending = []
             log.info("%s: campaign %s read, %d rows", stream.name, campaign_id, report.written)
         # The stream-wide entry marks the last complete run (cursors are per campaign).
         run_mark = {(stream.name, WHOLE_STREAM): format_instant(synced_at)}
