@@ -55,73 +55,52 @@ promosync_checks = dg.define_asset_job(
     " without materializing anything.",
 )
 
-voucherify_pull_hourly = dg.ScheduleDefinition(
-    name="voucherify_pull_hourly",
-    job_name="voucherify_pull",
-    cron_schedule="7 * * * *",
-    execution_timezone="UTC",
-    default_status=STOPPED,
-    description="Incremental Voucherify pull, hourly at :07 UTC. Off until you turn it on.",
-)
 
-talon_one_pull_hourly = dg.ScheduleDefinition(
-    name="talon_one_pull_hourly",
-    job_name="talon_one_pull",
-    cron_schedule="17 * * * *",
-    execution_timezone="UTC",
-    default_status=STOPPED,
-    description="Incremental Talon.One pull, hourly at :17 UTC. Off until you turn it on.",
-)
+def _stopped(name: str, job: object, cron: str, what: str) -> dg.ScheduleDefinition:
+    """A UTC schedule of `job` (a name or a job) that stays off until someone turns it on."""
+    target = {"job_name": job} if isinstance(job, str) else {"job": job}
+    return dg.ScheduleDefinition(
+        name=name,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        default_status=STOPPED,
+        description=f"{what} Off until you turn it on.",
+        **target,
+    )
 
-voucherify_reconcile_nightly = dg.ScheduleDefinition(
-    name="voucherify_reconcile_nightly",
-    job_name="voucherify_reconcile",
-    cron_schedule="30 3 * * *",
-    execution_timezone="UTC",
-    default_status=STOPPED,
-    description="Mark deleted Voucherify customers, nightly at 03:30 UTC."
-    " Off until you turn it on.",
-)
 
-voucherify_full_sweep_weekly = dg.ScheduleDefinition(
-    name="voucherify_full_sweep_weekly",
-    job=voucherify_full_sweep,
-    cron_schedule="40 4 * * 0",
-    execution_timezone="UTC",
-    default_status=STOPPED,
-    description="Full sweep of every customer's activity and segments, Sundays at 04:40 UTC."
-    " Off until you turn it on.",
-)
-
-voucherify_push_daily = dg.ScheduleDefinition(
-    name="voucherify_push_daily",
-    job_name="voucherify_push",
-    cron_schedule="0 6 * * *",
-    execution_timezone="UTC",
-    default_status=STOPPED,
-    description="Push changed rows to Voucherify, daily at 06:00 UTC (the resume sensor finishes"
-    " what it leaves pending). Off until you turn it on.",
-)
-
-talon_one_push_daily = dg.ScheduleDefinition(
-    name="talon_one_push_daily",
-    job_name="talon_one_push",
-    cron_schedule="20 6 * * *",
-    execution_timezone="UTC",
-    default_status=STOPPED,
-    description="Push changed profiles and audiences to Talon.One, daily at 06:20 UTC."
-    " Off until you turn it on.",
-)
-
-promosync_checks_hourly = dg.ScheduleDefinition(
-    name="promosync_checks_hourly",
-    job=promosync_checks,
-    cron_schedule="45 * * * *",
-    execution_timezone="UTC",
-    default_status=STOPPED,
-    description="Evaluate every asset check, hourly at :45 UTC (after both pulls), so a stream"
-    " that stopped syncing shows up. Off until you turn it on.",
-)
+SCHEDULES = [
+    _stopped(
+        "voucherify_pull_hourly", "voucherify_pull", "7 * * * *",
+        "Incremental Voucherify pull, hourly at :07 UTC.",
+    ),
+    _stopped(
+        "talon_one_pull_hourly", "talon_one_pull", "17 * * * *",
+        "Incremental Talon.One pull, hourly at :17 UTC.",
+    ),
+    _stopped(
+        "voucherify_reconcile_nightly", "voucherify_reconcile", "30 3 * * *",
+        "Mark deleted Voucherify customers, nightly at 03:30 UTC.",
+    ),
+    _stopped(
+        "voucherify_full_sweep_weekly", voucherify_full_sweep, "40 4 * * 0",
+        "Full sweep of every customer's activity and segments, Sundays at 04:40 UTC.",
+    ),
+    _stopped(
+        "voucherify_push_daily", "voucherify_push", "0 6 * * *",
+        "Push changed rows to Voucherify, daily at 06:00 UTC (the resume sensor finishes what it"
+        " leaves pending).",
+    ),
+    _stopped(
+        "talon_one_push_daily", "talon_one_push", "20 6 * * *",
+        "Push changed profiles and audiences to Talon.One, daily at 06:20 UTC.",
+    ),
+    _stopped(
+        "promosync_checks_hourly", promosync_checks, "45 * * * *",
+        "Evaluate every asset check, hourly at :45 UTC (after both pulls), so a stream that"
+        " stopped syncing shows up.",
+    ),
+]  # fmt: skip
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -174,14 +153,5 @@ def promosync_run_failures(context: dg.RunFailureSensorContext) -> None:
     context.log.error(summary)
 
 
-SCHEDULES = [
-    voucherify_pull_hourly,
-    talon_one_pull_hourly,
-    voucherify_reconcile_nightly,
-    voucherify_full_sweep_weekly,
-    voucherify_push_daily,
-    talon_one_push_daily,
-    promosync_checks_hourly,
-]
 SENSORS = [promosync_run_failures]
 EXTRA_JOBS = [voucherify_full_sweep, promosync_checks]
