@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from connectors import health
-from connectors.http import ApiError, ConfigError
 from pipelines.resources import VoucherifyResource, WarehouseResource
+from pipelines.voucherify_assets import fatal_errors
 
 VOUCHERIFY_PUSH_OPERATIONS = ("metadata", "customers", "csv_import")  # voucherify_push_<operation>
 CURSOR_HISTORY = 10  # earlier evaluations searched for the cursor's high-water mark
@@ -127,10 +127,8 @@ def voucherify_customers_count_matches_api(
     voucherify: VoucherifyResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     """Compare the warehouse's live customers with Voucherify's count."""
-    try:
+    with fatal_errors():  # credentials or config: a retry cannot help
         total = health.voucherify_customer_total(voucherify.client())
-    except (ApiError, ConfigError) as error:  # credentials or config: a retry cannot help
-        raise dg.Failure(description=str(error), allow_retries=False) from None
     with warehouse.warehouse() as store:
         rows = health.live_rows(store, "voucherify_customers")
     finding = health.count_matches("voucherify_customers", rows, total)

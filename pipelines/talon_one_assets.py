@@ -8,13 +8,18 @@ from datetime import timedelta
 
 import dagster as dg
 
-from connectors.http import ConfigError
 from connectors.report import SyncReport
 from connectors.talon_one import balances, snapshots, transactions
 from connectors.talon_one.client import MANAGEMENT_PER_SECOND, TalonOne, talon_one_client
 from connectors.talon_one.entities import EntitySource
 from pipelines.resources import WarehouseResource
-from pipelines.voucherify_assets import KINDS, RETRY, backfill_window, report_metadata
+from pipelines.voucherify_assets import (
+    KINDS,
+    RETRY,
+    backfill_window,
+    fatal_errors,
+    report_metadata,
+)
 
 GROUP = "talon_one"
 
@@ -84,11 +89,9 @@ class TransactionsConfig(FanOutSourceConfig):
 
 
 def _run(context: dg.AssetExecutionContext, sync: Callable[[], SyncReport]) -> dg.MaterializeResult:
-    """Run one stream's sync; a configuration error fails at once, without retries."""
-    try:
+    """Run one stream's sync; bad config, keys or requests fail at once, without retries."""
+    with fatal_errors():
         report = sync()
-    except ConfigError as error:
-        raise dg.Failure(str(error), allow_retries=False) from None
     metadata = report_metadata(report)
     context.log.info(f"{report.stream}: {metadata}")
     return dg.MaterializeResult(metadata=metadata)
