@@ -32,7 +32,7 @@ test: $(VENV)/.installed-test  ## lint, then the whole suite against DuckDB and 
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(VENV)/.installed-test  ## sandbox throughput and start-up benchmarks (bench/RESULTS.md)
-	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/sandbox_throughput.py
 
 lock:  ## re-pin constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | sed '/^promosync/d' > constraints.tmp

@@ -23,6 +23,8 @@ from typing import Any
 
 import requests
 
+from sandbox.server import spawn
+
 ROOT = Path(__file__).resolve().parents[1]
 AUTH = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-app-token"}
 
@@ -146,21 +148,10 @@ def child(mode: str, args: list[str], deadline: float) -> dict:
 
 def start_sandbox(customers: int) -> tuple[subprocess.Popen[str], str]:
     """Start `promosync sandbox` with the rate limit off; return it and its Voucherify URL."""
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "pipelines.cli", "sandbox",
-            "--customers", str(customers),
-            "--voucherify-requests-per-minute", "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    url = process.stdout.readline().strip().split("=", 1)[1]
-    process.stdout.readline()
-    return process, url
+    process, urls = spawn(
+        "--customers", str(customers), "--voucherify-requests-per-minute", "0", quiet=True
+    )
+    return process, urls["VOUCHERIFY_BASE_URL"]
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -136,3 +138,22 @@ class Sandbox:
             await self.serve()
 
         asyncio.run(main())
+
+
+def spawn(*options: str, quiet: bool = False) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """Run `promosync sandbox OPTIONS` in its own process; return it and its two base URLs.
+
+    For the demo, `make ui` and the benchmarks, which need the sandbox on its own core.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "sandbox", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if quiet else None,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = [process.stdout.readline().strip() for _ in range(2)]
+    if not all("=" in line for line in lines):
+        process.kill()
+        raise RuntimeError(f"the sandbox did not start: {lines}")
+    return process, dict(line.split("=", 1) for line in lines)

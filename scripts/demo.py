@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from connectors.warehouse import Warehouse
+from sandbox.server import spawn
 
 WAREHOUSE_FILE = Path(".promosync/demo.duckdb")
 CREDENTIALS = {
@@ -36,17 +37,7 @@ GROUP BY 1 ORDER BY customers DESC LIMIT 5
 
 def start_sandbox(customers: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Run `promosync sandbox` on free ports; return the process and its two base URLs."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "sandbox", "--customers", str(customers)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(2)]
-    if not all("=" in line for line in lines):
-        process.kill()
-        raise SystemExit(f"the sandbox did not start: {lines}")
-    return process, dict(line.split("=", 1) for line in lines)
+    return spawn("--customers", str(customers))
 
 
 def main() -> None:
