@@ -37,12 +37,12 @@ def _customer_row(record: dict[str, Any], synced_at: datetime) -> Row:
 def _activity_row(record: dict[str, Any], synced_at: datetime) -> Row:
     return {
         "id": record["id"],
-        "customer_id": record["_customer_id"],
+        "customer_id": None,  # the record does not name its customer: set by the fan-out
         "type": record.get("type"),
         "group_id": record.get("group_id"),
         "created_at": record.get("created_at"),
         "data": record.get("data"),
-        "_raw": {k: v for k, v in record.items() if k != "_customer_id"},
+        "_raw": record,
         "_synced_at": synced_at,
         "_deleted_at": None,
     }
@@ -50,10 +50,10 @@ def _activity_row(record: dict[str, Any], synced_at: datetime) -> Row:
 
 def _segment_row(record: dict[str, Any], synced_at: datetime) -> Row:
     return {
-        "customer_id": record["_customer_id"],
+        "customer_id": None,  # set by the fan-out
         "segment_id": record["id"],
         "name": record.get("name"),
-        "_raw": {k: v for k, v in record.items() if k != "_customer_id"},
+        "_raw": record,
         "_synced_at": synced_at,
         "_deleted_at": None,
     }
@@ -64,7 +64,7 @@ def _loyalty_transaction_row(record: dict[str, Any], synced_at: datetime) -> Row
     balance = details.get("balance") or {}
     return {
         "id": record["id"],
-        "campaign_id": record.get("campaign_id") or record["_campaign_id"],
+        "campaign_id": record.get("campaign_id"),  # the sync fills in the campaign it read
         "voucher_id": record.get("voucher_id"),
         "source_id": record.get("source_id"),
         "type": record.get("type"),
@@ -74,7 +74,7 @@ def _loyalty_transaction_row(record: dict[str, Any], synced_at: datetime) -> Row
         "related_transaction_id": record.get("related_transaction_id"),
         "created_at": record.get("created_at"),
         "details": details,
-        "_raw": {k: v for k, v in record.items() if k != "_campaign_id"},
+        "_raw": record,
         "_synced_at": synced_at,
         "_deleted_at": None,
     }

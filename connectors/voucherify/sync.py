@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 from connectors.cursor import TICK, format_instant, parse_instant, signpost, tie_window
@@ -26,7 +27,8 @@ from connectors.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 WHOLE_STREAM = ""  # the partition of a stream-wide cursor
-FAN_OUT_BATCH = 400  # customers whose rows and cursors commit together
+FAN_OUT_BATCH = 1000  # customers whose rows and cursors commit together (bench/RESULTS.md)
+PREFETCH = 2  # batches fetched ahead of the one being written
 # Rows gathered before one write: each DuckDB statement costs tens of milliseconds, so writing
 # every 100-row page on its own cost more than fetching it (bench/RESULTS.md).
 WRITE_ROWS = 2000
@@ -161,22 +163,23 @@ def _fan_out(
                 customer_ids[start : start + FAN_OUT_BATCH]
                 for start in range(0, len(customer_ids), FAN_OUT_BATCH)
             ]
-
-            def submit(batch: list[str]) -> list[Future]:
-                return [pool.submit(fetch, client, cid, cursors.get(cid)) for cid in batch]
-
-            # The next batch is fetched while the current one is written, so the pool never idles.
-            fetching = submit(batches[0]) if batches else []
-            for index, batch in enumerate(batches):
-                results = [future.result() for future in fetching]
-                if index + 1 < len(batches):
-                    fetching = submit(batches[index + 1])
+            # Batches are fetched PREFETCH ahead of the one being written, so the pool never
+            # idles while the warehouse writes; batches still commit in order.
+            fetching: deque[list[Future]] = deque()
+            upcoming = iter(batches)
+            for batch in batches:
+                for ahead in islice(upcoming, PREFETCH + 1 - len(fetching)):
+                    fetching.append(
+                        [pool.submit(fetch, client, cid, cursors.get(cid)) for cid in ahead]
+                    )
+                results = [future.result() for future in fetching.popleft()]
                 rows: list[dict] = []
                 batch_cursors: dict[tuple[str, str], str | None] = {}
                 for customer_id, (records, cursor) in zip(batch, results, strict=True):
                     for record in records:
-                        record["_customer_id"] = customer_id
-                    rows.extend(_rows(stream, records, synced_at))
+                        row = stream.to_row(record, synced_at)
+                        row["customer_id"] = customer_id
+                        rows.append(row)
                     if cursor is not None:
                         batch_cursors[(stream.name, customer_id)] = cursor
                 result = warehouse.write_batch(
@@ -253,9 +256,9 @@ def sync_loyalty_transactions(client: ApiClient, warehouse: Warehouse) -> SyncRe
             pending: list[dict] = []
             pages = api.loyalty_transactions(client, campaign_id, cursors.get(campaign_id))
             for records in chain(pages, [[]]):  # the empty page at the end flushes the rest
-                for record in records:
-                    record["_campaign_id"] = campaign_id
-                pending.extend(_rows(stream, records, synced_at))
+                for row in _rows(stream, records, synced_at):
+                    row["campaign_id"] = row["campaign_id"] or campaign_id
+                    pending.append(row)
                 if pending and (len(pending) >= WRITE_ROWS or not records):
                     cursor = {(stream.name, campaign_id): pending[-1]["id"]}
                     result = warehouse.write_batch(stream.name, stream.primary_key, pending, cursor)
