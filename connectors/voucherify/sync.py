@@ -12,6 +12,7 @@ from typing import Any
 
 from connectors.cursor import TICK, format_instant, parse_instant, signpost, tie_window
 from connectors.http import ApiClient, ApiError
+from connectors.read_ahead import read_ahead
 from connectors.report import SyncReport
 from connectors.report import measured as _measured
 from connectors.voucherify import client as api
@@ -115,7 +116,8 @@ def sync_customers(
             pending.clear()
             log.info("%s: %d rows written, up to %s", CUSTOMERS.name, report.written, cursor)
 
-        for records, complete in walk_customers(client, after, before):
+        # Pages are fetched ahead while earlier ones are written.
+        for records, complete in read_ahead(walk_customers(client, after, before)):
             pending.extend(_rows(CUSTOMERS, records, started))
             if complete is not None:
                 cursor = complete
@@ -254,7 +256,9 @@ def sync_loyalty_transactions(client: ApiClient, warehouse: Warehouse) -> SyncRe
             campaign_id = campaign["id"]
             report.entities += 1
             pending: list[dict] = []
-            pages = api.loyalty_transactions(client, campaign_id, cursors.get(campaign_id))
+            pages = read_ahead(
+                api.loyalty_transactions(client, campaign_id, cursors.get(campaign_id))
+            )
             for records in chain(pages, [[]]):  # the empty page at the end flushes the rest
                 for row in _rows(stream, records, synced_at):
                     row["campaign_id"] = row["campaign_id"] or campaign_id
