@@ -16,6 +16,7 @@ from typing import Any
 
 from connectors.cursor import format_instant, parse_instant, signpost
 from connectors.http import ApiClient, ApiError, ConfigError
+from connectors.read_ahead import read_ahead
 from connectors.report import SyncReport, measured
 from connectors.talon_one import client as api
 from connectors.talon_one.client import TalonOne
@@ -111,7 +112,8 @@ def _program_wide(
         if _empty(window):
             continue
         start, end, commit = window
-        pages = api.program_transactions(management, program.id, start, end, page_size)
+        # The next pages are fetched while earlier ones are written.
+        pages = read_ahead(api.program_transactions(management, program.id, start, end, page_size))
         cursor = {(TRANSACTIONS.name, partition): end} if commit else None
         _write_window(warehouse, report, pages, synced_at, cursor)
         log.info("%s: program %s read up to %s", TRANSACTIONS.name, program.id, end)
