@@ -61,15 +61,21 @@ def _quoted(name: str) -> str:
 
 def _text(value: Any) -> str | None:
     """A value as the text both databases cast into their typed columns."""
-    if value is None or value.__class__ is str:
+    kind = value.__class__
+    if kind is str or value is None:
         return value
+    if kind is dict or kind is list:
+        return orjson.dumps(value).decode()
     if isinstance(value, datetime):
         return _instant_text(value)
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, date | int | float):
+    if isinstance(value, _SCALARS):
         return str(value)
-    return orjson.dumps(value).decode()  # dict / list -> JSON
+    return orjson.dumps(value).decode()  # other JSON-ready values
+
+
+_SCALARS = (date, int, float)
 
 
 @lru_cache(maxsize=256)  # a batch's rows share their _synced_at: format it once

@@ -126,3 +126,19 @@ def test_base_url_must_be_https_unless_loopback(url: str, ok: bool) -> None:
     else:
         with pytest.raises(ConfigError, match="VOUCHERIFY_BASE_URL"):
             check_base_url(url, "VOUCHERIFY_BASE_URL")
+
+
+def test_proxy_variables_are_honoured_as_they_were_when_the_client_was_made(
+    sandbox, monkeypatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied = _client(sandbox, max_attempts=1)
+    with pytest.raises(ApiError, match="ProxyError"):
+        proxied.get_json("/v1/customers")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    direct = _client(sandbox)
+    assert direct.get_json("/v1/customers")["object"] == "list"
+    monkeypatch.delenv("NO_PROXY")
+    assert direct.get_json("/v1/customers")["object"] == "list"  # read once, at creation
