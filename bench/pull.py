@@ -3,7 +3,9 @@
 Run with `.venv/bin/python bench/pull.py [--customers 100000] [--concurrency 4]`; results are
 recorded by hand in bench/RESULTS.md under "## Pull". The sandbox runs as `promosync sandbox` in
 its own process, the sync in another (so its peak RSS is its own) and records every URL it sends;
-a third process then replays exactly those URLs with the same concurrency and discards the bodies.
+a third process then replays exactly those URLs with the same concurrency and discards the bodies
+(a plain `requests.Session`), and a fourth does the same with the session reading its proxy
+settings once, as promosync's does: the tighter floor.
 Every child process has a deadline, and the sandbox is stopped at the end, whatever happens.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,12 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("VmHWM not found")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far, every thread (DuckDB's included), user + system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_sync(url: str, warehouse_url: str, concurrency: int, log_path: Path) -> dict:
@@ -61,7 +70,7 @@ def run_sync(url: str, warehouse_url: str, concurrency: int, log_path: Path) -> 
         ("segments", lambda: sync.sync_segments(client, warehouse, concurrency=concurrency)),
         ("loyalty", lambda: sync.sync_loyalty_transactions(client, warehouse)),
     ]
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), cpu_seconds()
     reports = {}
     for name, step in steps:
         stream[0] = name
@@ -73,13 +82,20 @@ def run_sync(url: str, warehouse_url: str, concurrency: int, log_path: Path) -> 
         }
     seconds = time.monotonic() - started
     log_path.write_text(json.dumps(sent))
-    return {"seconds": seconds, "streams": reports, "peak_rss_mb": peak_rss_mb()}
+    cpu = cpu_seconds() - cpu_before
+    return {"seconds": seconds, "cpu": cpu, "streams": reports, "peak_rss_mb": peak_rss_mb()}
 
 
-def run_bare(url: str, concurrency: int, log_path: Path) -> dict:
-    """Child: replay the sync's requests, same order and concurrency, discarding the bodies."""
+def run_bare(url: str, concurrency: int, log_path: Path, environment_once: bool) -> dict:
+    """Child: replay the sync's requests, same order and concurrency, discarding the bodies.
+
+    With `environment_once` the session reads the proxy settings once, as promosync's does
+    (requests otherwise re-reads them on every request): the tighter floor.
+    """
     sent = json.loads(log_path.read_text())
     session = requests.Session()
+    if environment_once:
+        session.trust_env = False
     adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
     session.mount("http://", adapter)
     session.headers.update(AUTH)
@@ -89,7 +105,7 @@ def run_bare(url: str, concurrency: int, log_path: Path) -> dict:
         response.raise_for_status()
         response.content  # noqa: B018 - read the body in full, as the sync does
 
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), cpu_seconds()
     for stream in ("customers", "activities", "segments", "loyalty"):
         calls = [(target, params) for name, target, params in sent if name == stream]
         if stream in (
@@ -109,7 +125,8 @@ def run_bare(url: str, concurrency: int, log_path: Path) -> dict:
         else:
             for target, params in calls:
                 fetch(target, params)
-    return {"seconds": time.monotonic() - started, "requests": len(sent)}
+    seconds = time.monotonic() - started
+    return {"seconds": seconds, "cpu": cpu_seconds() - cpu_before, "requests": len(sent)}
 
 
 def minimum_requests(url: str) -> dict[str, int]:
@@ -160,18 +177,27 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=4, help="fan-out threads (default 4)")
     parser.add_argument("--deadline", type=float, default=3600, help="seconds per child process")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="added by the sandbox to every answer, as a remote API's round trip (default 0)",
+    )
     options = parser.parse_args()
 
     sandbox, url = start_sandbox(options.customers)
     try:
         requests.get(f"{url}/v1/customers", headers=AUTH, timeout=300).raise_for_status()
+        faults = {"latency_ms": options.latency_ms}
+        requests.put(f"{url}/_sandbox/faults", json=faults, timeout=60).raise_for_status()
         with tempfile.TemporaryDirectory() as folder:
             log = Path(folder) / "requests.json"
             common = [url, str(options.concurrency), str(log)]
             synced = child(
                 "--sync", [f"duckdb:///{folder}/bench.duckdb", *common], options.deadline
             )
-            bare = child("--bare", common, options.deadline)
+            bare = child("--bare", [*common, "plain"], options.deadline)
+            tight = child("--bare", [*common, "environment-once"], options.deadline)
         minimum = minimum_requests(url)
     finally:
         sandbox.terminate()
@@ -181,6 +207,7 @@ def main() -> None:
     result = {
         "customers": options.customers,
         "concurrency": options.concurrency,
+        "latency_ms": options.latency_ms,
         "sync_seconds": round(synced["seconds"], 1),
         "rows": rows,
         "rows_per_second": round(rows / synced["seconds"]),
@@ -191,6 +218,13 @@ def main() -> None:
         "bare_seconds": round(bare["seconds"], 1),
         "bare_requests": bare["requests"],
         "ratio": round(synced["seconds"] / bare["seconds"], 3),
+        "cpu_seconds": {
+            "sync": round(synced["cpu"], 1),
+            "bare": round(bare["cpu"], 1),
+            "bare_environment_once": round(tight["cpu"], 1),
+        },
+        "bare_environment_once_seconds": round(tight["seconds"], 1),
+        "ratio_to_environment_once": round(synced["seconds"] / tight["seconds"], 3),
     }
     print(json.dumps(result, indent=2))
 
@@ -202,6 +236,7 @@ if __name__ == "__main__":
         if mode == "--sync":
             print(json.dumps(run_sync(rest[1], rest[0], int(rest[2]), Path(rest[3]))))
         else:
-            print(json.dumps(run_bare(rest[0], int(rest[1]), Path(rest[2]))))
+            once = rest[3] == "environment-once"
+            print(json.dumps(run_bare(rest[0], int(rest[1]), Path(rest[2]), once)))
     else:
         main()
