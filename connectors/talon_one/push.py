@@ -155,10 +155,10 @@ def push_profiles(
     def send(changes: list[Change]) -> list[RowResult]:
         body = {"customerProfiles": [change.row.payload for change in changes]}
         response = client.request("PUT", "/v2/customer_profiles", params={"silent": silent},
-                                  json=body)  # fmt: skip
+                                  expect_json=row_results, json=body)  # fmt: skip
         if not row_results:
             return []
-        states = response.json().get("integrationStates") or []
+        states = response.parsed_json.get("integrationStates") or []
         return [
             RowResult(change.row.number, change.row.key, "done", "profile upserted",
                       {"id": (state.get("customerProfile") or {}).get("id")})

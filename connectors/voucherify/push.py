@@ -127,11 +127,13 @@ def _resume(
 def _send(client: ApiClient, batch: Batch) -> str:
     if batch.is_csv:
         files = {"file": ("customers.csv", batch.body, "text/csv")}
-        response = client.request("POST", batch.path, files=files)
+        response = client.request("POST", batch.path, expect_json=True, files=files)
     else:
         headers = {"Content-Type": "application/json"}
-        response = client.request("POST", batch.path, data=batch.body, headers=headers)
-    return response.json()["async_action_id"]
+        response = client.request(
+            "POST", batch.path, expect_json=True, data=batch.body, headers=headers
+        )
+    return response.parsed_json["async_action_id"]
 
 
 def _send_all(
