@@ -70,10 +70,15 @@ class RetriableError(Exception):
 
 def check_base_url(url: str, variable: str) -> str:
     """Return `url` without a trailing slash; refuse plain http to anything but loopback."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
+    if not host or parts.scheme not in {"http", "https"}:
+        shown = re.sub(r"//[^/@]*@", "//***@", url)  # a user:password part is never echoed
         raise ConfigError(
-            f"{variable}={url!r} is not an http(s) URL, e.g. https://api.voucherify.io"
+            f"{variable}={shown!r} is not an http(s) URL, e.g. https://api.voucherify.io"
         )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(

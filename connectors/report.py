@@ -8,10 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-import sqlalchemy as sa
-
 from connectors.http import RequestCounters
-from connectors.warehouse import Warehouse, warehouse_error
+from connectors.warehouse import DATABASE_ERRORS, Warehouse, warehouse_error
 
 
 @dataclass
@@ -60,7 +58,7 @@ def measured(stream: _Named, client: _Counted, warehouse: Warehouse) -> Iterator
     started = time.monotonic()
     try:
         yield report
-    except sa.exc.DBAPIError as error:
+    except DATABASE_ERRORS as error:
         raise warehouse_error(error, warehouse.url, stream.name) from None
     report.requests = client.counters.requests - requests
     report.rate_limited = client.counters.rate_limited - limited

@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -37,6 +39,10 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot be opened, reached or written; the message says what to change."""
 
 
+# What a database raises: through SQLAlchemy, or straight from a driver (COPY, registered frames).
+DATABASE_ERRORS = (sa.exc.DBAPIError, duckdb.Error, psycopg.Error)
+
+
 def display_url(url: str) -> str:
     """`url` with its password masked, also when SQLAlchemy cannot parse it."""
     try:
@@ -53,9 +59,10 @@ def warehouse_error(error: Exception, url: str, doing: str) -> WarehouseError:
         return WarehouseError(f"WAREHOUSE_URL {shown!r} names no installed driver; {examples}")
     if isinstance(error, sa.exc.ArgumentError):
         return WarehouseError(f"WAREHOUSE_URL {shown!r} is not a database URL; {examples}")
-    lines = str(getattr(error, "orig", None) or error).strip().splitlines() or ["unknown error"]
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines() or ["unknown error"]
     reason = "; ".join([lines[0], *(line for line in lines[1:] if line.startswith("CONTEXT"))])
-    if isinstance(error, sa.exc.DataError):
+    if any(kind.__name__ == "DataError" for kind in type(cause).__mro__):  # PEP 249's name
         return WarehouseError(
             f"{doing}: the warehouse refused a value: {reason}. A field the API sends changed"
             " type (schema drift); nothing of this batch was written and its cursor did not move"

@@ -14,7 +14,7 @@ from connectors.http import ApiClient, ApiError
 from connectors.push import audit
 from connectors.push.audit import PushReport, RowResult
 from connectors.push.hashing import Change, select_changed
-from connectors.push.rows import csv_rows, query_rows
+from connectors.push.rows import csv_rows, query_rows, unreadable
 from connectors.push.validate import RowProblem, json_object, prepare_rows, required_text
 from connectors.talon_one.client import TalonOne
 from connectors.warehouse import Warehouse
@@ -93,6 +93,7 @@ def _push(
     key_column = "integration_id"
     if file:
         rows, rejected = csv_rows(file, key_column)
+        report.error = unreadable(rejected)  # a file that cannot be read fails the run
     else:
         rows, rejected = query_rows(warehouse, query), []
     prepared, refused = prepare_rows(rows, build, key_column)
