@@ -360,6 +360,8 @@ class ApiClient:
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
             message = f"{message}: {first.get('title', '')} {first.get('details', '')}".strip()
+        if isinstance(body.get("details"), str) and body["details"] not in message:
+            message = f"{message} ({body['details']})"  # Voucherify's explanation
         detail = f"{key}: {message}" if key else str(message)
         if response.content and not _is_json(response):
             detail += f" ({_kind(response)}, not the API's JSON: check {self.base_url_name})"
