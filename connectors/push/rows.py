@@ -16,6 +16,7 @@ from connectors.warehouse import SQL_DIR, Warehouse
 
 PUSH_SQL_DIR = SQL_DIR / "push"
 _NAME = re.compile(r"^[a-z0-9_]+$")
+MAX_CELL_CHARS = 64 * 2**20  # far above a 10 MB request, so an over-large row gets its own reason
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that did not decode, kept as lone surrogates
 # Header spellings that mean the same column.
 ALIASES = {"integrationid": "integration_id", "audienceid": "audience_id"}
@@ -95,6 +96,8 @@ def _records(text: str) -> list[list[str]]:
     """The file's non-blank records; csv.Error naming the line where an unreadable one starts."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records, start = [], 1
+    # A cell may hold metadata up to the 10 MB request limit, not only csv's default 128 KB.
+    limit = csv.field_size_limit(MAX_CELL_CHARS)
     try:
         for record in reader:
             if any(cell.strip() for cell in record):
@@ -105,6 +108,8 @@ def _records(text: str) -> list[list[str]]:
             f"the file is not valid CSV from line {start}: {exc} (a quote left open, or a quote"
             " inside a quoted cell not doubled); nothing in it was sent"
         ) from None
+    finally:
+        csv.field_size_limit(limit)
     return records
 
 
