@@ -193,7 +193,7 @@ class ApiClient:
         # Named in messages: what to check after a foreign answer, or after a 401/403.
         self.base_url_name, self.credentials_name = base_url_name, credentials_name
         # Credentials to scrub from any text a message quotes (a header value, and its key alone).
-        secrets = {part for value in headers.values() for part in (value, value.split()[-1])}
+        secrets = {part for value in headers.values() for part in (value, *value.split()[-1:])}
         self._secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout

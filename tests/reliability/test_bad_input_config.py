@@ -308,11 +308,16 @@ EXAMPLES = "e.g. duckdb:///path/warehouse.duckdb or postgresql+psycopg://user@ho
         ),
     ],
 )
-def test_wrong_warehouse_url_fails_at_once_with_what_to_change(sandbox, url, expected):
+def test_wrong_warehouse_url_fails_at_once_with_what_to_change(
+    sandbox, voucherify_admin, tmp_path, monkeypatch, url, expected
+):
+    monkeypatch.chdir(tmp_path)  # where a relative DuckDB path would land
     code, output = promosync(_env(sandbox, url), "sync", "--only", "voucherify_customers")
     assert code == 1
     assert f"sync failed: {expected}" in output
     assert "pw-0f9e" not in output
+    assert list(tmp_path.iterdir()) == []  # no warehouse file appeared anywhere
+    assert voucherify_admin.get("/_sandbox/stats").json()["total"] == 0  # nothing was read
 
 
 def test_missing_postgresql_database_is_named():
@@ -323,6 +328,11 @@ def test_missing_postgresql_database_is_named():
         r'  database "promosync_no_such_db" does not exist$',
     ):
         Warehouse(url).create_tables()
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.connect() as conn:
+        query = "SELECT count(*) FROM pg_database WHERE datname = 'promosync_no_such_db'"
+        assert conn.exec_driver_sql(query).scalar_one() == 0  # not created behind the user's back
+    admin.dispose()
 
 
 def test_read_only_duckdb_fails_sync_and_push_and_keeps_its_rows(sandbox, duckdb_url, tmp_path):
@@ -395,12 +405,16 @@ def _as(role: str, schema: str) -> str:
 
 def test_postgresql_role_without_create_rights_is_told_to_get_them(pg_role):
     _, schema, role = pg_role
+    owner = Warehouse(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+    before = contents(owner)
     with pytest.raises(
         WarehouseError,
         match=rf"^creating the tables: the warehouse postgresql\+psycopg://{role}@\S+ cannot be"
         rf" written: permission denied for schema {schema}; give this user write rights",
     ):
         Warehouse(_as(role, schema)).create_tables()
+    assert contents(owner) == before
+    owner.dispose()
 
 
 def test_postgresql_role_that_cannot_insert_stops_the_sync_and_moves_no_cursor(sandbox, pg_role):
