@@ -192,24 +192,29 @@ def test_talon_one_push_with_a_wrong_key_sends_nothing_and_saves_no_hash(
 
 
 @pytest.mark.parametrize(
-    ("url", "shown"),
+    ("url", "shown", "command"),
     [
-        ("api.voucherify.io", "'api.voucherify.io'"),
-        ("https://", "'https://'"),
-        ("http://[::1", "'http://[::1'"),
-        ("https://user:pw-0f9e@/v1", "'https://***@/v1'"),
+        ("api.voucherify.io", "'api.voucherify.io'", "sync"),
+        ("https://", "'https://'", "push"),
+        ("http://[::1", "'http://[::1'", "push"),
+        ("https://user:pw-0f9e@/v1", "'https://***@/v1'", "sync"),
     ],
 )
 def test_malformed_base_url_is_named_and_no_request_is_made(
-    sandbox, duckdb_url, voucherify_admin, url, shown
+    sandbox, duckdb_url, voucherify_admin, tmp_path, url, shown, command
 ):
     before = _contents_of(duckdb_url)
     requests_before = voucherify_admin.get("/_sandbox/stats").json()["total"]
     env = _env(sandbox, duckdb_url, VOUCHERIFY_BASE_URL=url)
-    code, output = promosync(env, "sync", "--only", "voucherify_customers")
+    if command == "sync":
+        code, output = promosync(env, "sync", "--only", "voucherify_customers")
+    else:
+        upload = tmp_path / "metadata.csv"
+        upload.write_text('source_id,metadata\nm-1,"{""a"": 1}"\n', encoding="utf-8")
+        code, output = promosync(env, "push", "metadata", "--file", str(upload))
     assert code == 1
     expected = (
-        f"sync failed: VOUCHERIFY_BASE_URL={shown} is not an http(s) URL, e.g."
+        f"{command} failed: VOUCHERIFY_BASE_URL={shown} is not an http(s) URL, e.g."
         " https://api.voucherify.io"
     )
     assert expected in output
