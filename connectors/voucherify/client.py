@@ -55,12 +55,13 @@ def _follow(client: ApiClient, path: str, params: dict[str, Any]) -> Iterator[li
         records = page.get("data") or []
         more = bool(page.get("has_more"))
         after = page.get("more_starting_after") or (records[-1]["id"] if records else None)
-        if more and (not after or after == params.get("starting_after_id")):
+        if more and not after:
+            raise UnexpectedAnswer("voucherify", "GET", path, "has_more with an empty page")
+        if more and after == params.get("starting_after_id"):
             raise UnexpectedAnswer(
                 "voucherify", "GET", path,
-                f"has_more with the page after {params.get('starting_after_id')!r} again"
-                " instead of the next one: stopped so as not to loop (the cursor stays at the"
-                " last page committed)",
+                f"has_more with the page after {after!r} again instead of the next one: stopped"
+                " so as not to loop (the cursor stays at the last page committed)",
             )  # fmt: skip
         yield records
         if not more:

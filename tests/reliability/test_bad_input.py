@@ -294,6 +294,37 @@ def test_talon_one_list_ignoring_skip_stops_instead_of_looping(sandbox, duck):
     assert contents(duck) == before
 
 
+@pytest.mark.parametrize(
+    ("platform", "path", "empty", "expected"),
+    [
+        (
+            "voucherify", "/activity$", {"object": "list", "data": [], "has_more": True},
+            r"voucherify GET /v1/customers/\w+/activity answered HTTP 200, but has_more with an"
+            r" empty page$",
+        ),
+        (
+            "talon_one", "/transactions$", {"data": [], "hasMore": True},
+            r"talon_one GET /v1/loyalty_programs/\d+/transactions answered HTTP 200, but hasMore"
+            r" is true with an empty page at skip=0$",
+        ),
+    ],
+)  # fmt: skip
+def test_more_promised_with_an_empty_page_stops_with_an_error(
+    sandbox, synced, platform, path, empty, expected
+):
+    snapshots.sync_programs(talon_one_on(sandbox), synced)
+    before = contents(synced)
+    answer = (200, orjson.dumps(empty), "application/json")
+    with pytest.raises(UnexpectedAnswer, match=expected):
+        if platform == "voucherify":
+            sync.sync_activities(voucherify_on(sandbox, Tamper(path, answer=answer)), synced)
+        else:
+            transactions.sync_transactions(
+                talon_one_on(sandbox, Tamper(path, answer=answer)), synced
+            )
+    assert contents(synced) == before
+
+
 # --- schema drift -----------------------------------------------------------------------------
 
 
