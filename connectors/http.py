@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -52,6 +53,14 @@ class ApiError(RuntimeError):
         super().__init__(f"{where} failed with {status_text}: {detail}{suffix}")
 
 
+class UnexpectedAnswer(ApiError):
+    """A 2xx answer the connector cannot use: not JSON, a repeated page, a field of a new type."""
+
+    def __init__(self, platform: str, method: str, endpoint: str, detail: str, status: int = 200):
+        super().__init__(platform, method, endpoint, status, detail)
+        self.args = (f"{platform} {method} {endpoint} answered HTTP {status}, but {detail}",)
+
+
 class RetriableError(Exception):
     """A failure worth another attempt: 429, 5xx, a dropped connection or an unreadable body."""
 
@@ -62,10 +71,15 @@ class RetriableError(Exception):
 
 def check_base_url(url: str, variable: str) -> str:
     """Return `url` without a trailing slash; refuse plain http to anything but loopback."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
+    if not host or parts.scheme not in {"http", "https"}:
+        shown = re.sub(r"//[^/@]*@", "//***@", url)  # a user:password part is never echoed
         raise ConfigError(
-            f"{variable}={url!r} is not an http(s) URL, e.g. https://api.voucherify.io"
+            f"{variable}={shown!r} is not an http(s) URL, e.g. https://api.voucherify.io"
         )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(
@@ -138,6 +152,19 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
         return None
 
 
+def _is_json(response: requests.Response) -> bool:
+    return "json" in response.headers.get("Content-Type", "")
+
+
+def _kind(response: requests.Response) -> str:
+    """What a body is, for a message: its content type, and an HTML page's title."""
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
+    title = re.search(rb"<title[^>]*>([^<]{1,80})", response.content[:4096], re.IGNORECASE)
+    if title:
+        kind += f" page {title.group(1).decode(errors='replace').strip()!r}"
+    return kind
+
+
 def _could_not_connect(exc: Exception) -> bool:
     """True when no connection was made (refused, unknown host, connect timeout)."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -160,15 +187,23 @@ class ApiClient:
         max_attempts: int = 8,
         max_wait: float = 60.0,
         pool_size: int = 16,
+        base_url_name: str = "the base URL",
+        credentials_name: str = "the credentials",
     ) -> None:
         self.platform = platform
+        # Named in messages: what to check after a foreign answer, or after a 401/403.
+        self.base_url_name, self.credentials_name = base_url_name, credentials_name
+        # Credentials to scrub from any text a message quotes (a header value, and its key alone).
+        secrets = {part for value in headers.values() for part in (value, *value.split()[-1:])}
+        self._secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_wait = max_wait
         self.limiter = RateLimiter(requests_per_minute)
         self.counters = RequestCounters()
-        self._reached = False  # has the server ever answered?
+        self._answered = False  # has the server ever answered?
+        self._reached = False  # has the API itself (not a proxy or a web page) ever answered?
         self._counter_lock = threading.Lock()
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
@@ -198,12 +233,24 @@ class ApiClient:
         self._count(retries=1)
         log.warning(
             "%s %s %s: %s; attempt %d of %d, retrying in %.1f s",
-            self.platform, method, path, error, state.attempt_number, self.max_attempts,
-            state.upcoming_sleep,
+            self.platform, method, path, self.scrub(str(error)), state.attempt_number,
+            self.max_attempts, state.upcoming_sleep,
         )  # fmt: skip
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send one request, retrying the retriable failures; raise ApiError on a fatal one."""
+    def scrub(self, text: str) -> str:
+        """`text` with every credential this client sends replaced by `***`."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def request(
+        self, method: str, path: str, *, expect_json: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """Send one request, retrying the retriable failures; raise ApiError on a fatal one.
+
+        With `expect_json`, a body that is not JSON counts as a failure too: at the first contact
+        it means the base URL leads somewhere else (fatal), later a proxy's hiccup (retried).
+        """
         retrying = Retrying(
             retry=retry_if_exception_type(RetriableError),
             stop=stop_after_attempt(self.max_attempts),
@@ -212,21 +259,20 @@ class ApiClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, method, path, kwargs)
+            return retrying(self._attempt, method, path, kwargs, expect_json)
         except RetriableError as exc:
-            raise ApiError(
-                self.platform, method, path, exc.status,
-                f"{exc} (gave up after {self.max_attempts} attempts)",
-            ) from None  # fmt: skip
+            detail = self.scrub(f"{exc} (gave up after {self.max_attempts} attempts)")
+            if exc.status is not None and exc.status < 300:
+                raise UnexpectedAnswer(self.platform, method, path, detail, exc.status) from None
+            raise ApiError(self.platform, method, path, exc.status, detail) from None
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET `path` and return its JSON body (parsed once, while checking it arrived whole)."""
-        response = self.request("GET", path, params=params)
-        if hasattr(response, "parsed_json"):
-            return response.parsed_json
-        return response.json()
+        return self.request("GET", path, expect_json=True, params=params).parsed_json
 
-    def _attempt(self, method: str, path: str, kwargs: dict[str, Any]) -> requests.Response:
+    def _attempt(
+        self, method: str, path: str, kwargs: dict[str, Any], expect_json: bool = False
+    ) -> requests.Response:
         self.limiter.acquire()
         self._count(requests=1)
         try:
@@ -240,31 +286,51 @@ class ApiClient:
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:
-            if not self._reached and _could_not_connect(exc):
+            if not self._answered and _could_not_connect(exc):
                 # Never reached at all: a wrong base URL, not a passing fault.
                 host = urlsplit(self.base_url).netloc
                 raise ApiError(
                     self.platform, method, path, None,
-                    f"cannot connect to {host} ({type(exc).__name__}); check the base URL",
+                    f"cannot connect to {host} ({type(exc).__name__}); check {self.base_url_name}",
                 ) from None  # fmt: skip
             # Only the exception's class: its text may hold the full URL.
             raise RetriableError(f"connection failed ({type(exc).__name__})") from None
-        self._reached = True
+        self._answered = True
         self._observe_rate_headers(response)
         if response.status_code in RETRIABLE_STATUSES:
             if response.status_code == 429:
                 self._count(rate_limited=1)
-            raise RetriableError(
-                f"HTTP {response.status_code}", response.status_code, self._retry_after(response)
-            )
+            reason = f"HTTP {response.status_code}"
+            if response.content and not _is_json(response):
+                reason += f" with a {_kind(response)} body, not the API's JSON (a proxy's page?)"
+            raise RetriableError(reason, response.status_code, self._retry_after(response))
         if response.status_code >= 400:
             raise self._fatal(method, path, response)
-        if response.content and "json" in response.headers.get("Content-Type", ""):
+        if expect_json or (response.content and _is_json(response)):
+            self._parse_json(method, path, response)
+        self._reached = True
+        return response
+
+    def _parse_json(self, method: str, path: str, response: requests.Response) -> None:
+        """Set `response.parsed_json`; a body that is not JSON is fatal before the API answered."""
+        problem = None
+        if not _is_json(response):
+            problem = f"the body is {_kind(response)}, not JSON"
+        else:
             try:
                 response.parsed_json = orjson.loads(response.content)
             except orjson.JSONDecodeError:
-                raise RetriableError("unparsable JSON body") from None
-        return response
+                problem = "the JSON body is cut short or unparsable"
+        if problem is None:
+            return
+        if not self._reached and not _is_json(response):
+            raise UnexpectedAnswer(
+                self.platform, method, path,
+                self.scrub(f"{problem}: check {self.base_url_name} (a proxy, a login page or"
+                           " another web site answered instead of the API)"),
+                response.status_code,
+            )  # fmt: skip
+        raise RetriableError(problem, response.status_code)
 
     def _observe_rate_headers(self, response: requests.Response) -> None:
         headers = response.headers
@@ -300,6 +366,13 @@ class ApiClient:
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
             message = f"{message}: {first.get('title', '')} {first.get('details', '')}".strip()
+        if isinstance(body.get("details"), str) and body["details"] not in message:
+            message = f"{message} ({body['details']})"  # Voucherify's explanation
         detail = f"{key}: {message}" if key else str(message)
+        if response.content and not _is_json(response):
+            detail += f" ({_kind(response)}, not the API's JSON: check {self.base_url_name})"
+        elif response.status_code in (401, 403):
+            detail += f"; check {self.credentials_name} (wrong, revoked or expired?)"
         request_id = body.get("request_id")
-        return ApiError(self.platform, method, path, response.status_code, detail, request_id)
+        status = response.status_code
+        return ApiError(self.platform, method, path, status, self.scrub(detail), request_id)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from connectors.http import RequestCounters
-from connectors.warehouse import Warehouse
+from connectors.warehouse import DATABASE_ERRORS, Warehouse, warehouse_error
 
 
 @dataclass
@@ -48,11 +48,18 @@ class _Counted(Protocol):
 
 @contextmanager
 def measured(stream: _Named, client: _Counted, warehouse: Warehouse) -> Iterator[SyncReport]:
-    """A report of the stream's run: requests spent, time taken, stream-wide cursor around it."""
+    """A report of the stream's run: requests spent, time taken, stream-wide cursor around it.
+
+    A database error (a value of a new type, a read-only warehouse) becomes a WarehouseError
+    that says so; the batch it hit was rolled back with its cursor.
+    """
     report = SyncReport(stream.name, cursor_before=warehouse.read_cursor(stream.name))
     requests, limited = client.counters.requests, client.counters.rate_limited
     started = time.monotonic()
-    yield report
+    try:
+        yield report
+    except DATABASE_ERRORS as error:
+        raise warehouse_error(error, warehouse.url, stream.name) from None
     report.requests = client.counters.requests - requests
     report.rate_limited = client.counters.rate_limited - limited
     report.seconds = round(time.monotonic() - started, 3)

@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -43,6 +45,49 @@ def create_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     config = {"checkpoint_threshold": DUCKDB_CHECKPOINT_THRESHOLD}
     return sa.create_engine(url, connect_args={"config": config})
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened, reached or written; the message says what to change."""
+
+
+# What a database raises: through SQLAlchemy, or straight from a driver (COPY, registered frames).
+DATABASE_ERRORS = (sa.exc.DBAPIError, duckdb.Error, psycopg.Error)
+
+
+def display_url(url: str) -> str:
+    """`url` with its password masked, also when SQLAlchemy cannot parse it."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return re.sub(r"(://[^/@:]*:)[^@/]*@", r"\1***@", url)
+
+
+def warehouse_error(error: Exception, url: str, doing: str) -> WarehouseError:
+    """A WarehouseError saying what went wrong while `doing` something, and what to change."""
+    shown = display_url(url)
+    examples = "e.g. duckdb:///path/warehouse.duckdb or postgresql+psycopg://user@host/db"
+    if isinstance(error, sa.exc.NoSuchModuleError):
+        return WarehouseError(f"WAREHOUSE_URL {shown!r} names no installed driver; {examples}")
+    if isinstance(error, sa.exc.ArgumentError):
+        return WarehouseError(f"WAREHOUSE_URL {shown!r} is not a database URL; {examples}")
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines() or ["unknown error"]
+    reason = "; ".join([lines[0], *(line for line in lines[1:] if line.startswith("CONTEXT"))])
+    if any(kind.__name__ == "DataError" for kind in type(cause).__mro__):  # PEP 249's name
+        return WarehouseError(
+            f"{doing}: the warehouse refused a value: {reason}. A field the API sends changed"
+            " type (schema drift); nothing of this batch was written and its cursor did not move"
+        )
+    lowered = reason.lower()
+    if "read-only" in lowered or "permission denied" in lowered:
+        return WarehouseError(
+            f"{doing}: the warehouse {shown} cannot be written: {reason}; give this user write"
+            " rights (CREATE, INSERT, UPDATE) or point WAREHOUSE_URL at a writable database"
+        )
+    if isinstance(error, sa.exc.OperationalError | OSError) or "lock" in lowered:
+        return WarehouseError(f"{doing}: cannot open the warehouse {shown}: {reason}")
+    return WarehouseError(f"{doing}: the warehouse {shown} failed: {reason}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +133,10 @@ class Warehouse:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or warehouse_url()
-        self.engine = create_engine(self.url)
+        try:
+            self.engine = create_engine(self.url)
+        except (sa.exc.ArgumentError, OSError) as error:
+            raise warehouse_error(error, self.url, "opening the warehouse") from None
         self.dialect = self.engine.dialect.name
         self._columns: dict[str, list[str]] = {}
 
@@ -97,11 +145,14 @@ class Warehouse:
         self.engine.dispose()
 
     def create_tables(self) -> None:
-        """Run the DDL files in sql/tables (idempotent)."""
-        with self.engine.begin() as conn:
-            for path in sorted((SQL_DIR / "tables").glob("*.sql")):
-                for statement in self._statements(path.read_text()):
-                    conn.exec_driver_sql(statement)
+        """Run the DDL files in sql/tables (idempotent); WarehouseError if that is impossible."""
+        try:
+            with self.engine.begin() as conn:
+                for path in sorted((SQL_DIR / "tables").glob("*.sql")):
+                    for statement in self._statements(path.read_text()):
+                        conn.exec_driver_sql(statement)
+        except sa.exc.DBAPIError as error:
+            raise warehouse_error(error, self.url, "creating the tables") from None
         self._columns.clear()
 
     def _statements(self, script: str) -> list[str]:

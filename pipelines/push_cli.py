@@ -10,7 +10,7 @@ import typer
 
 from connectors.http import ApiError, ConfigError
 from connectors.push.audit import PushReport
-from connectors.warehouse import Warehouse, warehouse_url
+from connectors.warehouse import Warehouse, WarehouseError, warehouse_url
 
 push_app = typer.Typer(help="Push changed rows (a sql/push query or a CSV file) to the platforms.")
 
@@ -61,15 +61,17 @@ def _run(push: Callable[[Warehouse], PushReport], query: str | None, file: str |
     if query and file:
         raise typer.BadParameter("give --query or --file, not both")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    store = Warehouse(warehouse_url())
+    store = None
     try:
+        store = Warehouse(warehouse_url())
         store.create_tables()
         report = push(store)
-    except (ApiError, ConfigError) as error:
+    except (ApiError, ConfigError, WarehouseError) as error:
         typer.echo(f"push failed: {error}", err=True)
         raise typer.Exit(1) from None
     finally:
-        store.dispose()
+        if store is not None:
+            store.dispose()
     _print(report)
     if report.outcome == "failed":
         raise typer.Exit(1)

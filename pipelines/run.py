@@ -78,6 +78,14 @@ def resolve_only(only: str | None) -> dict[str, list[str] | None]:
     raise ValueError(f"unknown platform or stream {only!r}; choose one of: {choices}")
 
 
+def _failure_text(error: Any) -> str:
+    """A step's error as a user reads it: a `dg.Failure`'s description without its class path."""
+    message = error.message.strip()
+    if error.cls_name == "Failure":
+        message = message.split(": ", 1)[-1]
+    return message
+
+
 def run_pull(
     platform: str,
     *,
@@ -111,7 +119,7 @@ def run_pull(
             on_stream(summary)
     if not result.success:
         failures = [
-            event.event_specific_data.error.message.strip()
+            _failure_text(event.event_specific_data.error)
             for event in result.all_events
             if event.is_step_failure and event.event_specific_data
         ]

@@ -13,6 +13,7 @@ import dagster as dg
 from connectors.cursor import parse_instant
 from connectors.http import ApiError, ConfigError
 from connectors.voucherify import sync
+from connectors.warehouse import WarehouseError
 from pipelines.resources import VoucherifyResource, WarehouseResource
 
 GROUP = "voucherify"
@@ -47,10 +48,10 @@ def report_metadata(report: sync.SyncReport) -> dict[str, object]:
 
 @contextmanager
 def fatal_errors() -> Iterator[None]:
-    """Bad credentials, bad config and refused requests fail the run at once, without retries."""
+    """Bad credentials, bad config, refused requests and an unusable warehouse fail at once."""
     try:
         yield
-    except (ApiError, ConfigError) as error:
+    except (ApiError, ConfigError, WarehouseError) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
 
 

@@ -16,6 +16,7 @@ from connectors.warehouse import SQL_DIR, Warehouse
 
 PUSH_SQL_DIR = SQL_DIR / "push"
 _NAME = re.compile(r"^[a-z0-9_]+$")
+MAX_CELL_CHARS = 64 * 2**20  # far above a 10 MB request, so an over-large row gets its own reason
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that did not decode, kept as lone surrogates
 # Header spellings that mean the same column.
 ALIASES = {"integrationid": "integration_id", "audienceid": "audience_id"}
@@ -77,7 +78,44 @@ def _not_utf8(cells: list[str]) -> str | None:
         if found:
             byte = ord(found.group()) - 0xDC00
             return f"not valid UTF-8: byte 0x{byte:02x} in column {index}; save the file as UTF-8"
+        if "\x00" in cell:
+            return f"a NUL byte in column {index}: is the file binary, or UTF-16?"
     return None
+
+
+def _not_text_csv(raw: bytes) -> str | None:
+    """Why the file as a whole is not CSV text: a UTF-16 file, or a spreadsheet workbook."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as CSV UTF-8"
+    if raw.startswith(b"PK\x03\x04"):
+        return "the file is a ZIP archive (an Excel workbook?), not CSV; export it as CSV UTF-8"
+    return None
+
+
+def _records(text: str) -> list[list[str]]:
+    """The file's non-blank records; csv.Error naming the line where an unreadable one starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records, start = [], 1
+    # A cell may hold metadata up to the 10 MB request limit, not only csv's default 128 KB.
+    limit = csv.field_size_limit(MAX_CELL_CHARS)
+    try:
+        for record in reader:
+            if any(cell.strip() for cell in record):
+                records.append(record)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise csv.Error(
+            f"the file is not valid CSV from line {start}: {exc} (a quote left open, or a quote"
+            " inside a quoted cell not doubled); nothing in it was sent"
+        ) from None
+    finally:
+        csv.field_size_limit(limit)
+    return records
+
+
+def unreadable(rejected: list[Rejection]) -> str | None:
+    """Why a CSV file could not be read at all (a rejection of the whole file), or None."""
+    return next((r.reason for r in rejected if r.number is None), None)
 
 
 def csv_rows(path: str | Path, required: str) -> tuple[list[InputRow], list[Rejection]]:
@@ -86,23 +124,25 @@ def csv_rows(path: str | Path, required: str) -> tuple[list[InputRow], list[Reje
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    problem = _not_text_csv(raw)
+    if problem:
+        return [], [Rejection(None, None, problem)]
     # surrogateescape keeps undecodable bytes, so each row can be judged on its own.
     text = raw.decode("utf-8-sig", errors="surrogateescape")
     try:
-        records = [
-            r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)
-        ]
+        records = _records(text)
     except csv.Error as exc:
-        return [], [Rejection(None, None, f"the file is not readable CSV: {exc}")]
+        return [], [Rejection(None, None, str(exc))]
     if not records:
         return [], [Rejection(None, None, "the file is empty: it needs a header row and data rows")]
     header = [column_name(h) for h in records[0]]
     problem = _not_utf8(records[0])
     if problem is None and required not in header:
-        problem = (
-            f"the file has no header row naming {required}"
-            f" (its first line is {','.join(records[0])[:80]!r})"
-        )
+        first = ",".join(records[0])
+        problem = f"the file has no header row naming {required} (its first line is {first[:80]!r})"
+        separator = next((s for s in (";", "\t", "|") if s in first), None)
+        if separator:
+            problem += f"; separate columns with commas, not {separator!r}"
     elif problem is None and len(set(header)) != len(header):
         problem = "the header repeats a column name"
     if problem:  # without a header no row can be read: every line gets the reason

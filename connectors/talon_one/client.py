@@ -12,10 +12,10 @@ from urllib.parse import quote
 
 from connectors.http import (
     ApiClient,
-    ApiError,
     ConfigError,
     RateLimiter,
     RequestCounters,
+    UnexpectedAnswer,
     check_base_url,
 )
 
@@ -65,12 +65,12 @@ class EndpointPacedClient(ApiClient):
             (_pattern(template), RateLimiter(per_minute, burst=1)) for template in templates
         ]
 
-    def _attempt(self, method: str, path: str, kwargs: dict[str, Any]) -> Any:
+    def _attempt(self, method: str, path: str, *args: Any) -> Any:
         for pattern, limiter in self.endpoint_limiters:
             if pattern.match(path):
                 limiter.acquire()
                 break
-        return super()._attempt(method, path, kwargs)
+        return super()._attempt(method, path, *args)
 
 
 @dataclass
@@ -105,13 +105,15 @@ def talon_one_client(
         raise ConfigError("set TALON_ONE_API_KEY (Application > Settings > Integration API Keys)")
     integration = ApiClient(
         "talon_one", url, {"Authorization": f"ApiKey-v1 {api_key}"},
-        requests_per_minute=requests_per_minute,
+        requests_per_minute=requests_per_minute, base_url_name="TALON_ONE_BASE_URL",
+        credentials_name="TALON_ONE_API_KEY",
     )  # fmt: skip
     management = None
     if management_key:
         management = EndpointPacedClient(
             "talon_one", url, {"Authorization": f"ManagementKey-v1 {management_key}"},
             templates=MANAGEMENT_ENDPOINTS, per_second=management_per_second,
+            base_url_name="TALON_ONE_BASE_URL", credentials_name="TALON_ONE_MANAGEMENT_KEY",
         )  # fmt: skip
     return TalonOne(integration, management)
 
@@ -119,17 +121,30 @@ def talon_one_client(
 def offset_pages(
     client: ApiClient, path: str, params: Mapping[str, Any], page_size: int = MAX_PAGE_SIZE
 ) -> Iterator[list[dict[str, Any]]]:
-    """Pages of an offset list (`pageSize` / `skip`) until `hasMore` is false."""
-    skip = 0
+    """Pages of an offset list (`pageSize` / `skip`) until `hasMore` is false.
+
+    A page equal to the one before it (same size, first and last record) means the API ignored
+    `skip`: the list would never end, so it stops with an error instead.
+    """
+    skip, previous = 0, None
     while True:
         body = client.get_json(path, {**params, "pageSize": page_size, "skip": skip})
         records = body.get("data") or []
+        signature = (len(records), records[:1], records[-1:])
+        if records and signature == previous:
+            raise UnexpectedAnswer(
+                "talon_one", "GET", path,
+                f"the page at skip={skip} repeats the page before it: the API ignored skip;"
+                " stopped so as not to loop (the cursor stays at the last window committed)",
+            )  # fmt: skip
         yield records
         if not body.get("hasMore"):
             return
         if not records:
-            raise ApiError("talon_one", "GET", path, None, "hasMore with an empty page")
-        skip += len(records)
+            raise UnexpectedAnswer(
+                "talon_one", "GET", path, f"hasMore is true with an empty page at skip={skip}"
+            )
+        skip, previous = skip + len(records), signature
 
 
 def window_params(start: str | None, end: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from connectors.http import ApiClient, ApiError
 from connectors.push import audit
 from connectors.push.audit import PushReport, RowResult
 from connectors.push.hashing import Change, select_changed
-from connectors.push.rows import csv_rows, query_rows
+from connectors.push.rows import csv_rows, query_rows, unreadable
 from connectors.push.validate import RowProblem, json_object, prepare_rows, required_text
 from connectors.talon_one.client import TalonOne
 from connectors.warehouse import Warehouse
@@ -93,6 +93,7 @@ def _push(
     key_column = "integration_id"
     if file:
         rows, rejected = csv_rows(file, key_column)
+        report.error = unreadable(rejected)  # a file that cannot be read fails the run
     else:
         rows, rejected = query_rows(warehouse, query), []
     prepared, refused = prepare_rows(rows, build, key_column)
@@ -155,10 +156,10 @@ def push_profiles(
     def send(changes: list[Change]) -> list[RowResult]:
         body = {"customerProfiles": [change.row.payload for change in changes]}
         response = client.request("PUT", "/v2/customer_profiles", params={"silent": silent},
-                                  json=body)  # fmt: skip
+                                  expect_json=row_results, json=body)  # fmt: skip
         if not row_results:
             return []
-        states = response.json().get("integrationStates") or []
+        states = response.parsed_json.get("integrationStates") or []
         return [
             RowResult(change.row.number, change.row.key, "done", "profile upserted",
                       {"id": (state.get("customerProfile") or {}).get("id")})

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from connectors.http import ApiClient, ConfigError, check_base_url
+from connectors.cursor import parse_instant
+from connectors.http import ApiClient, ConfigError, UnexpectedAnswer, check_base_url
 
 PAGE_LIMIT = 100  # the API's maximum `limit`
 PAGE_CAP = 99  # `page` is accepted only up to 99 on GET /v1/customers
@@ -20,12 +21,30 @@ def voucherify_client(
     if not app_id or not app_token:
         raise ConfigError("set VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN (Project settings > API)")
     headers = {"X-App-Id": app_id, "X-App-Token": app_token}
-    return ApiClient("voucherify", url, headers, requests_per_minute=requests_per_minute)
+    return ApiClient(
+        "voucherify", url, headers, requests_per_minute=requests_per_minute,
+        base_url_name="VOUCHERIFY_BASE_URL",
+        credentials_name="VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN",
+    )  # fmt: skip
 
 
 def list_customers(client: ApiClient, params: dict[str, Any]) -> dict[str, Any]:
-    """One page of `GET /v1/customers`."""
-    return client.get_json("/v1/customers", {"limit": PAGE_LIMIT, **params})
+    """One page of `GET /v1/customers`, refused if a customer's `updated_at` is no instant."""
+    body = client.get_json("/v1/customers", {"limit": PAGE_LIMIT, **params})
+    customers = body.get("customers") if isinstance(body, dict) else None
+    if not isinstance(customers, list):
+        raise UnexpectedAnswer("voucherify", "GET", "/v1/customers", "its body has no customers")
+    for customer in customers:
+        try:
+            parse_instant(customer["updated_at"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UnexpectedAnswer(
+                "voucherify", "GET", "/v1/customers",
+                f"customer {customer.get('id')!r} has updated_at {customer.get('updated_at')!r},"
+                " not an ISO 8601 instant: the API's schema changed; nothing of this page was"
+                " written and the cursor did not move",
+            ) from None  # fmt: skip
+    return body
 
 
 def _follow(client: ApiClient, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
@@ -34,9 +53,18 @@ def _follow(client: ApiClient, path: str, params: dict[str, Any]) -> Iterator[li
     while True:
         page = client.get_json(path, params)
         records = page.get("data") or []
-        yield records
+        more = bool(page.get("has_more"))
         after = page.get("more_starting_after") or (records[-1]["id"] if records else None)
-        if not page.get("has_more") or not after or after == params.get("starting_after_id"):
+        if more and not after:
+            raise UnexpectedAnswer("voucherify", "GET", path, "has_more with an empty page")
+        if more and after == params.get("starting_after_id"):
+            raise UnexpectedAnswer(
+                "voucherify", "GET", path,
+                f"has_more with the page after {after!r} again instead of the next one: stopped"
+                " so as not to loop (the cursor stays at the last page committed)",
+            )  # fmt: skip
+        yield records
+        if not more:
             return
         params["starting_after_id"] = after
 

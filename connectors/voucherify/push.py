@@ -28,7 +28,7 @@ from connectors.push.audit import PushReport, RowResult
 from connectors.push.customers import csv_import_row, customer_row, metadata_row
 from connectors.push.hashing import select_changed
 from connectors.push.plans import Batch, csv_batches, customers_batches, metadata_batches
-from connectors.push.rows import csv_rows, query_rows
+from connectors.push.rows import csv_rows, query_rows, unreadable
 from connectors.push.validate import prepare_rows
 from connectors.warehouse import Warehouse
 
@@ -127,11 +127,13 @@ def _resume(
 def _send(client: ApiClient, batch: Batch) -> str:
     if batch.is_csv:
         files = {"file": ("customers.csv", batch.body, "text/csv")}
-        response = client.request("POST", batch.path, files=files)
+        response = client.request("POST", batch.path, expect_json=True, files=files)
     else:
         headers = {"Content-Type": "application/json"}
-        response = client.request("POST", batch.path, data=batch.body, headers=headers)
-    return response.json()["async_action_id"]
+        response = client.request(
+            "POST", batch.path, expect_json=True, data=batch.body, headers=headers
+        )
+    return response.parsed_json["async_action_id"]
 
 
 def _send_all(
@@ -169,6 +171,7 @@ def _plan(
     """Read, validate, drop unchanged rows and batch the rest; fill the report's counts."""
     if file:
         rows, rejected = csv_rows(file, "source_id")
+        report.error = unreadable(rejected)  # a file that cannot be read fails the run
     else:
         rows, rejected = query_rows(warehouse, query), []
     prepared, refused = prepare_rows(rows, operation.build, "source_id")

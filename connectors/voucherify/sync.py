@@ -11,7 +11,7 @@ from itertools import chain, islice
 from typing import Any
 
 from connectors.cursor import TICK, format_instant, parse_instant, signpost, tie_window
-from connectors.http import ApiClient, ApiError
+from connectors.http import ApiClient, ApiError, UnexpectedAnswer
 from connectors.read_ahead import read_ahead
 from connectors.report import SyncReport
 from connectors.report import measured as _measured
@@ -57,6 +57,12 @@ def walk_customers(
         records = page["customers"]
         if not records:
             return
+        if after and parse_instant(records[0]["updated_at"]) <= parse_instant(after):
+            raise UnexpectedAnswer(
+                "voucherify", "GET", "/v1/customers",
+                f"the page after updated_at {after} starts at {records[0]['updated_at']}, not"
+                " after it: the API ignored the cursor; stopped so as not to loop",
+            )  # fmt: skip
         last = records[-1]["updated_at"]
         if len(records) < api.PAGE_LIMIT or not page.get("has_more"):
             yield records, last
@@ -77,8 +83,17 @@ def _tie_group(
 ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
     after, before = tie_window(instant)
     window = {"order": "updated_at", "updated_at[after]": after, "updated_at[before]": before}
+    previous: list[str] = []
     for number in range(1, api.PAGE_CAP + 1):
         records = api.list_customers(client, {**window, "page": number})["customers"]
+        ids = [record["id"] for record in records]
+        if ids and ids == previous:
+            raise UnexpectedAnswer(
+                "voucherify", "GET", "/v1/customers",
+                f"page {number} of the customers sharing updated_at {instant} repeats page"
+                f" {number - 1}: the API ignored `page`; stopped so as not to loop",
+            )  # fmt: skip
+        previous = ids
         if len(records) < api.PAGE_LIMIT:
             yield records, instant
             return

@@ -1,0 +1,405 @@
+"""Bad input catalogue: answers a connector cannot use (HTML, repeated pages, schema drift).
+
+Each case names the exact error a user reads and checks that the warehouse kept what it had:
+its content (every table, `sync_state` included) is compared before and after. The helpers
+here (`Tamper`, `contents`) serve the other `test_bad_input_*` modules too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+import pytest
+from requests.adapters import HTTPAdapter
+
+from connectors.http import ApiClient, ApiError, UnexpectedAnswer
+from connectors.talon_one import snapshots, transactions
+from connectors.talon_one.client import TalonOne, talon_one_client
+from connectors.voucherify import sync
+from connectors.voucherify.client import voucherify_client
+from connectors.warehouse import Warehouse, WarehouseError
+
+LOGIN_PAGE = b"<!doctype html><html><head><title>Sign in to the proxy</title></head></html>"
+BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+class Tamper(HTTPAdapter):
+    """A transport that changes what one endpoint is asked or answers, and passes the rest.
+
+    `drop` removes query parameters (an API that ignores its cursor), `answer` replaces the
+    response with (status, body, content type), `edit` rewrites a JSON body; the first `spare`
+    matching requests are left alone.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        drop: tuple[str, ...] = (),
+        answer: tuple[int, bytes, str] | None = None,
+        edit: Callable[[Any], Any] | None = None,
+        spare: int = 0,
+    ) -> None:
+        super().__init__()
+        self.path, self.drop, self.answer, self.edit, self.spare = path, drop, answer, edit, spare
+        self.matched = 0
+
+    def send(self, request, **kwargs):
+        parts = urlsplit(request.url)
+        if not re.search(self.path, parts.path):
+            return super().send(request, **kwargs)
+        self.matched += 1
+        if self.matched <= self.spare:
+            return super().send(request, **kwargs)
+        if self.drop:
+            query = [(k, v) for k, v in parse_qsl(parts.query) if k not in self.drop]
+            request.url = urlunsplit(parts._replace(query=urlencode(query)))
+        response = super().send(request, **kwargs)
+        if self.answer is not None:
+            response.status_code, response._content, content_type = self.answer
+            response.headers["Content-Type"] = content_type
+            response.reason = {403: "Forbidden", 502: "Bad Gateway"}.get(response.status_code, "OK")
+        if self.edit is not None:
+            response._content = orjson.dumps(self.edit(orjson.loads(response.content)))
+        return response
+
+
+def contents(warehouse: Warehouse) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table, as text, sorted: equal before and after means nothing moved."""
+    tables = warehouse.query(
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+    )
+    return {
+        row["table_name"]: sorted(
+            tuple(map(str, record.values()))
+            for record in warehouse.query(f'SELECT * FROM "{row["table_name"]}"')
+        )
+        for row in tables
+    }
+
+
+def quick(client: ApiClient, adapter: HTTPAdapter | None = None) -> ApiClient:
+    """The client with 3 attempts and no real backoff, and `adapter` in front of the sandbox."""
+    client.max_attempts, client.max_wait = 3, 0.001
+    if adapter is not None:
+        client.session.mount("http://", adapter)
+    return client
+
+
+def voucherify_on(sandbox, adapter: HTTPAdapter | None = None, **keys: str) -> ApiClient:
+    """A Voucherify client on the sandbox (its keys, or `app_id` / `app_token` given)."""
+    settings = sandbox.settings
+    client = voucherify_client(
+        sandbox.voucherify_url,
+        keys.get("app_id", settings.voucherify_app_id),
+        keys.get("app_token", settings.voucherify_app_token),
+    )
+    return quick(client, adapter)
+
+
+def talon_one_on(sandbox, adapter: HTTPAdapter | None = None, **keys: str) -> TalonOne:
+    """Talon.One clients on the sandbox (Management API included unless `management_key=''`)."""
+    settings = sandbox.settings
+    t1 = talon_one_client(
+        sandbox.talon_one_url,
+        keys.get("api_key", settings.talon_one_api_key),
+        keys.get("management_key", settings.talon_one_management_key),
+        management_per_second=None,
+    )
+    for client in (t1.integration, t1.management):
+        if client is not None:
+            quick(client, adapter)
+    return t1
+
+
+@pytest.fixture
+def duck(tmp_path) -> Warehouse:
+    """A DuckDB warehouse, for cases whose outcome does not depend on the database."""
+    store = Warehouse(f"duckdb:///{tmp_path / 'bad-input.duckdb'}")
+    store.create_tables()
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def synced(sandbox, duck) -> Warehouse:
+    """The DuckDB warehouse after one good customers sync: something there to lose."""
+    assert sync.sync_customers(voucherify_on(sandbox), duck).inserted == 300
+    return duck
+
+
+@pytest.fixture
+def synced_both(sandbox, warehouse) -> Warehouse:
+    """DuckDB and PostgreSQL, each after one good customers sync."""
+    assert sync.sync_customers(voucherify_on(sandbox), warehouse).inserted == 300
+    return warehouse
+
+
+# --- an answer that is not the API's JSON ---------------------------------------------------
+
+
+def test_web_page_instead_of_the_api_fails_at_once_naming_the_base_url(sandbox, synced):
+    html = Tamper(r"^/v1/customers$", answer=(200, LOGIN_PAGE, "text/html; charset=utf-8"))
+    client = voucherify_on(sandbox, html)
+    before = contents(synced)
+    expected = (
+        "voucherify GET /v1/customers answered HTTP 200, but the body is text/html page"
+        " 'Sign in to the proxy', not JSON: check VOUCHERIFY_BASE_URL (a proxy, a login page or"
+        " another web site answered instead of the API)"
+    )
+    with pytest.raises(UnexpectedAnswer, match=re.escape(expected)):
+        sync.sync_customers(client, synced, full_refresh=True)
+    assert client.counters.requests == 1  # not retried: the API was never reached
+    assert contents(synced) == before
+
+
+def test_proxy_page_mid_run_is_retried_then_named_with_endpoint_and_type(sandbox, synced):
+    html = Tamper(r"^/v1/customers$", answer=(200, LOGIN_PAGE, "text/html"), spare=1)
+    client = voucherify_on(sandbox, html)
+    before = contents(synced)
+    expected = (
+        "voucherify GET /v1/customers answered HTTP 200, but the body is text/html page"
+        " 'Sign in to the proxy', not JSON (gave up after 3 attempts)"
+    )
+    with pytest.raises(UnexpectedAnswer, match=re.escape(expected)):
+        sync.sync_customers(client, synced, full_refresh=True)
+    assert client.counters.requests == 1 + 3
+    assert contents(synced) == before
+
+
+def test_proxy_502_page_is_retried_and_reported_as_a_proxy_page(sandbox, synced):
+    client = voucherify_on(
+        sandbox, Tamper("^/v1/customers$", answer=(502, BAD_GATEWAY, "text/html"))
+    )
+    before = contents(synced)
+    expected = (
+        "voucherify GET /v1/customers failed with HTTP 502: HTTP 502 with a text/html page"
+        " '502 Bad Gateway' body, not the API's JSON (a proxy's page?) (gave up after 3 attempts)"
+    )
+    with pytest.raises(ApiError, match=re.escape(expected)):
+        sync.sync_customers(client, synced)
+    assert contents(synced) == before
+
+
+def test_firewall_403_page_names_the_base_url_not_the_key(sandbox, duck):
+    page = b"<html><title>Access denied</title></html>"
+    t1 = talon_one_on(sandbox, Tamper("^/v1/loyalty_programs$", answer=(403, page, "text/html")))
+    before = contents(duck)
+    expected = (
+        "talon_one GET /v1/loyalty_programs failed with HTTP 403: Forbidden (text/html page"
+        " 'Access denied', not the API's JSON: check TALON_ONE_BASE_URL)"
+    )
+    with pytest.raises(ApiError, match=re.escape(expected)):
+        snapshots.sync_programs(t1, duck)
+    assert t1.counters.requests == 1
+    assert contents(duck) == before
+
+
+def test_json_cut_short_is_retried_then_named(sandbox, synced):
+    cut = Tamper("^/v1/customers$", answer=(200, b'{"customers": [{"id": "cu', "application/json"))
+    client = voucherify_on(sandbox, cut)
+    before = contents(synced)
+    expected = (
+        "voucherify GET /v1/customers answered HTTP 200, but the JSON body is cut short or"
+        " unparsable (gave up after 3 attempts)"
+    )
+    with pytest.raises(UnexpectedAnswer, match=re.escape(expected)):
+        sync.sync_customers(client, synced)
+    assert client.counters.requests == 3
+    assert contents(synced) == before
+
+
+def test_json_of_another_shape_is_refused_not_read_as_no_customers(sandbox, synced):
+    other = Tamper(
+        "^/v1/customers$", answer=(200, b'{"status": "maintenance"}', "application/json")
+    )
+    client = voucherify_on(sandbox, other)
+    before = contents(synced)
+    expected = "voucherify GET /v1/customers answered HTTP 200, but its body has no customers"
+    with pytest.raises(UnexpectedAnswer, match=re.escape(expected)):
+        sync.sync_customers(client, synced, full_refresh=True)
+    assert contents(synced) == before
+
+
+# --- a page that repeats its cursor -------------------------------------------------------
+
+
+def test_customers_api_ignoring_the_cursor_stops_instead_of_looping(sandbox, synced):
+    client = voucherify_on(sandbox, Tamper("^/v1/customers$", drop=("updated_at[after]",)))
+    before = contents(synced)
+    with pytest.raises(
+        UnexpectedAnswer,
+        match=r"voucherify GET /v1/customers answered HTTP 200, but the page after updated_at"
+        r" \S+ starts at \S+, not after it: the API ignored the cursor; stopped so as not to loop",
+    ):
+        sync.sync_customers(client, synced, full_refresh=True)
+    assert client.counters.requests == 2
+    assert contents(synced) == before
+
+
+def test_tie_group_api_ignoring_page_stops_instead_of_reading_it_99_times(
+    sandbox, synced, voucherify_admin
+):
+    storm = {"tie_storm": {"count": 150, "updated_at": "2025-06-01T00:00:00Z"}}
+    voucherify_admin.post("/_sandbox/mutate", json=storm).raise_for_status()
+    client = voucherify_on(sandbox, Tamper("^/v1/customers$", drop=("page",)))
+    before = contents(synced)
+    expected = (
+        "voucherify GET /v1/customers answered HTTP 200, but page 2 of the customers sharing"
+        " updated_at 2025-06-01T00:00:00.000Z repeats page 1: the API ignored `page`;"
+        " stopped so as not to loop"
+    )
+    with pytest.raises(UnexpectedAnswer, match=re.escape(expected)):
+        sync.sync_customers(client, synced, full_refresh=True)
+    assert client.counters.requests < 10
+    assert contents(synced) == before
+
+
+def test_activity_list_repeating_its_page_stops_instead_of_looping(
+    sandbox, synced, voucherify_admin
+):
+    busy = synced.query("SELECT id FROM voucherify_customers ORDER BY id LIMIT 1")[0]["id"]
+    extra = {"add_activities": {"customers": [busy], "per_customer": 120}}
+    voucherify_admin.post("/_sandbox/mutate", json=extra).raise_for_status()
+    client = voucherify_on(sandbox, Tamper("/activity$", drop=("starting_after_id",)))
+    before = contents(synced)
+    with pytest.raises(
+        UnexpectedAnswer,
+        match=rf"voucherify GET /v1/customers/{busy}/activity answered HTTP 200, but has_more"
+        r" with the page after 'evcus_\w+' again instead of the next one: stopped so as not to"
+        r" loop \(the cursor stays at the last page committed\)",
+    ):
+        sync.sync_activities(client, synced, full_sweep=True)
+    assert contents(synced) == before
+
+
+def test_talon_one_list_ignoring_skip_stops_instead_of_looping(sandbox, duck):
+    t1 = talon_one_on(sandbox)
+    snapshots.sync_programs(t1, duck)
+    before = contents(duck)
+    t1 = talon_one_on(sandbox, Tamper("/transactions$", drop=("skip",)))
+    with pytest.raises(
+        UnexpectedAnswer,
+        match=r"talon_one GET /v1/loyalty_programs/\d+/transactions answered HTTP 200, but the"
+        r" page at skip=100 repeats the page before it: the API ignored skip; stopped so as not"
+        r" to loop \(the cursor stays at the last window committed\)",
+    ):
+        transactions.sync_transactions(t1, duck, page_size=100)
+    assert t1.counters.requests == 2  # the first page, and its repetition: then it stops
+    assert contents(duck) == before
+
+
+@pytest.mark.parametrize(
+    ("platform", "path", "empty", "expected"),
+    [
+        (
+            "voucherify", "/activity$", {"object": "list", "data": [], "has_more": True},
+            r"voucherify GET /v1/customers/\w+/activity answered HTTP 200, but has_more with an"
+            r" empty page$",
+        ),
+        (
+            "talon_one", "/transactions$", {"data": [], "hasMore": True},
+            r"talon_one GET /v1/loyalty_programs/\d+/transactions answered HTTP 200, but hasMore"
+            r" is true with an empty page at skip=0$",
+        ),
+    ],
+)  # fmt: skip
+def test_more_promised_with_an_empty_page_stops_with_an_error(
+    sandbox, synced, platform, path, empty, expected
+):
+    snapshots.sync_programs(talon_one_on(sandbox), synced)
+    before = contents(synced)
+    answer = (200, orjson.dumps(empty), "application/json")
+    with pytest.raises(UnexpectedAnswer, match=expected):
+        if platform == "voucherify":
+            sync.sync_activities(voucherify_on(sandbox, Tamper(path, answer=answer)), synced)
+        else:
+            transactions.sync_transactions(
+                talon_one_on(sandbox, Tamper(path, answer=answer)), synced
+            )
+    assert contents(synced) == before
+
+
+# --- schema drift -----------------------------------------------------------------------------
+
+
+def _each_customer(change: Callable[[dict], None]) -> Callable[[Any], Any]:
+    def edit(body: Any) -> Any:
+        for customer in body["customers"]:
+            change(customer)
+        return body
+
+    return edit
+
+
+def test_unknown_new_field_is_kept_in_raw(sandbox, warehouse):
+    new = {"tier_v2": {"name": "gold", "since": "2025-01-01"}, "consents": ["email", "sms"]}
+    edit = _each_customer(lambda customer: customer.update(new))
+    report = sync.sync_customers(
+        voucherify_on(sandbox, Tamper("^/v1/customers$", edit=edit)), warehouse
+    )
+    assert report.inserted == 300
+    rows = warehouse.query("SELECT id, email, _raw FROM voucherify_customers")
+    raws = [orjson.loads(r["_raw"]) if isinstance(r["_raw"], str) else r["_raw"] for r in rows]
+    assert all(
+        raw["tier_v2"] == new["tier_v2"] and raw["consents"] == new["consents"] for raw in raws
+    )
+    typed = [(row["id"], row["email"]) for row in rows]
+    assert typed == [(raw["id"], raw.get("email")) for raw in raws]
+
+
+@pytest.mark.parametrize("value", ["yesterday", 1700000000, None])
+def test_updated_at_that_is_no_instant_is_refused_before_anything_is_written(
+    sandbox, synced, value
+):
+    def drift(body: Any) -> Any:
+        body["customers"][4]["updated_at"] = value
+        return body
+
+    client = voucherify_on(sandbox, Tamper("^/v1/customers$", edit=drift))
+    before = contents(synced)
+    expected = (
+        f"voucherify GET /v1/customers answered HTTP 200, but customer 'cust_\\w+' has updated_at"
+        f" {re.escape(repr(value))}, not an ISO 8601 instant: the API's schema changed; nothing"
+        " of this page was written and the cursor did not move"
+    )
+    with pytest.raises(UnexpectedAnswer, match=expected):
+        sync.sync_customers(client, synced, full_refresh=True)
+    assert contents(synced) == before
+
+
+def test_number_field_turned_text_stops_with_a_drift_error_and_writes_nothing(sandbox, synced_both):
+    edit = _each_customer(lambda customer: customer.update(loyalty={"points": "lots"}))
+    client = voucherify_on(sandbox, Tamper("^/v1/customers$", edit=edit))
+    before = contents(synced_both)
+    with pytest.raises(
+        WarehouseError,
+        match=r"^voucherify_customers: the warehouse refused a value: .*lots.*\. A field the API"
+        r" sends changed type \(schema drift\); nothing of this batch was written and its cursor"
+        r" did not move$",
+    ):
+        sync.sync_customers(client, synced_both, full_refresh=True)
+    assert contents(synced_both) == before
+
+
+def test_talon_one_amount_turned_text_stops_with_a_drift_error(sandbox, warehouse):
+    snapshots.sync_programs(talon_one_on(sandbox), warehouse)
+    before = contents(warehouse)
+
+    def drift(body: Any) -> Any:
+        for entry in body["data"]:
+            entry["amount"] = "ten"
+        return body
+
+    t1 = talon_one_on(sandbox, Tamper("/transactions$", edit=drift))
+    with pytest.raises(
+        WarehouseError,
+        match=r"^talon_one_loyalty_transactions: the warehouse refused a value: .*ten.*drift",
+    ):
+        transactions.sync_transactions(t1, warehouse)
+    assert contents(warehouse) == before
