@@ -28,12 +28,14 @@ def warehouse_url() -> str:
     return os.environ.get("WAREHOUSE_URL") or DEFAULT_URL
 
 
-# DuckDB checkpoints (rewrites the changed tables and their whole primary-key index into the
-# file) whenever its write-ahead log passes this size. At DuckDB's default of 16 MB a sync of a
-# million rows checkpointed ~25 times, each rewriting an ever larger index: 129 s of 251 s went
-# into commits (bench/RESULTS.md). Committed batches are durable in the log either way; a URL
-# can still set its own, e.g. `duckdb:///w.duckdb?checkpoint_threshold=64MB`.
-DUCKDB_CHECKPOINT_THRESHOLD = "256MB"
+# DuckDB settings for the embedded warehouse (a URL can set its own, e.g.
+# `duckdb:///w.duckdb?memory_limit=4GB`). DuckDB checkpoints, rewriting the changed tables and
+# their whole primary-key index into the file, whenever its write-ahead log passes
+# `checkpoint_threshold`: at its default of 16 MB a million-row sync checkpointed ~25 times into
+# an ever larger index and spent half its write time there (bench/RESULTS.md). Data not yet
+# checkpointed is held in memory, so `memory_limit` bounds it (DuckDB spills past it) instead of
+# DuckDB's default of 80 % of the machine. Committed batches are durable in the log either way.
+DUCKDB_CONFIG = {"checkpoint_threshold": "256MB", "memory_limit": "256MB"}
 
 
 def create_engine(url: str) -> Engine:
@@ -43,8 +45,7 @@ def create_engine(url: str) -> Engine:
         return sa.create_engine(url)
     if parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    config = {"checkpoint_threshold": DUCKDB_CHECKPOINT_THRESHOLD}
-    return sa.create_engine(url, connect_args={"config": config})
+    return sa.create_engine(url, connect_args={"config": dict(DUCKDB_CONFIG)})
 
 
 class WarehouseError(RuntimeError):

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from connectors.warehouse import Warehouse
+
 TABLE_DDL = """
 CREATE TABLE demo_rows (
     id VARCHAR PRIMARY KEY,
@@ -104,3 +106,16 @@ def test_mark_deleted_stamps_only_rows_missing_from_the_source(warehouse) -> Non
         "SELECT id FROM voucherify_customers WHERE _deleted_at IS NOT NULL ORDER BY id"
     )
     assert deleted == [{"id": "b"}]
+
+
+def test_duckdb_checkpoints_late_and_keeps_to_a_memory_bound_unless_the_url_says_otherwise(
+    tmp_path,
+) -> None:
+    settings = (
+        "SELECT current_setting('checkpoint_threshold') AS checkpoint,"
+        " current_setting('memory_limit') AS memory"
+    )
+    default = Warehouse(f"duckdb:///{tmp_path}/default.duckdb").query(settings)[0]
+    assert default == {"checkpoint": "244.1 MiB", "memory": "244.1 MiB"}  # 256 MB each
+    url = f"duckdb:///{tmp_path}/own.duckdb?memory_limit=1GB&checkpoint_threshold=16MB"
+    assert Warehouse(url).query(settings)[0] == {"checkpoint": "15.2 MiB", "memory": "953.6 MiB"}
