@@ -32,12 +32,15 @@ def run_sync(job: dict[str, Any]) -> dict[str, Any]:
         VOUCHERIFY_AUTH["X-App-Token"],
         job["client_rpm"] or None,
     )
-    sent: list[float] = []
+    answered: list[float] = []  # when each request that got a 2xx was sent
     send = client.session.request
 
     def timed(*args: Any, **kwargs: Any) -> Any:
-        sent.append(time.monotonic())
-        return send(*args, **kwargs)
+        moment = time.monotonic()
+        response = send(*args, **kwargs)
+        if response.status_code < 300:
+            answered.append(moment)
+        return response
 
     client.session.request = timed
     warehouse = Warehouse(job["warehouse"])
@@ -50,17 +53,31 @@ def run_sync(job: dict[str, Any]) -> dict[str, Any]:
         lambda: sync.sync_loyalty_transactions(client, warehouse),
     ]
     reports = [step() for step in steps]
+    answered.sort()
     per_ten_seconds: dict[int, int] = {}
-    for moment in sent:
-        bucket = int((moment - sent[0]) // 10)
+    for moment in answered:
+        bucket = int((moment - answered[0]) // 10)
         per_ten_seconds[bucket] = per_ten_seconds.get(bucket, 0) + 1
     return {
         "requests": sum(r.requests for r in reports),
         "rate_limited": sum(r.rate_limited for r in reports),
-        "span_seconds": round(sent[-1] - sent[0], 2),
+        "answered_offsets": [round(moment - answered[0], 3) for moment in answered],
         "sync_seconds": round(sum(r.seconds for r in reports), 2),
         "per_ten_seconds": [per_ten_seconds.get(b, 0) for b in range(max(per_ten_seconds) + 1)],
     }
+
+
+def achieved_rate(offsets: list[float], limit: int) -> tuple[float, int]:
+    """Answered requests a minute over the whole budget windows the sync filled, and their count.
+
+    The server's window k + 1 opens with the request after the k-th `limit` answered ones, so
+    k * limit requests took offsets[k * limit] seconds; the last, partial window (the sync ran
+    out of work) is left out. With less than one full window, the whole span is used.
+    """
+    windows = (len(offsets) - 1) // limit
+    if windows == 0:
+        return (len(offsets) - 1) / max(offsets[-1], 1e-9) * 60, 0
+    return windows * limit / offsets[windows * limit] * 60, windows
 
 
 def main() -> None:
@@ -95,9 +112,8 @@ def main() -> None:
         if not route["route"].startswith("/_sandbox"):
             key = str(route["status"])
             by_status[key] = by_status.get(key, 0) + route["count"]
-    answered = sum(n for status, n in by_status.items() if status.startswith("2"))
-    # n requests sent over a span cover (n - 1) intervals at the achieved rate.
-    achieved = (answered - 1) / synced["span_seconds"] * 60
+    offsets = synced["answered_offsets"]
+    achieved, windows = achieved_rate(offsets, options.limit)
     result = {
         "customers": options.customers,
         "limit_per_minute": options.limit,
@@ -106,7 +122,8 @@ def main() -> None:
         "sandbox_answers_by_status": by_status,
         "sync_requests": synced["requests"],
         "sync_429s": synced["rate_limited"],
-        "span_seconds": synced["span_seconds"],
+        "span_seconds": offsets[-1],
+        "full_windows": windows,
         "achieved_per_minute": round(achieved, 1),
         "share_of_limit": round(achieved / options.limit, 4),
         "requests_per_10s": synced["per_ten_seconds"],
