@@ -126,6 +126,7 @@ def main() -> None:
     options = parser.parse_args()
     chosen = [name for name in options.only.split(",") if name] or scripts_names()
     results: dict[str, Any] = {}
+    options.output.parent.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
     for name, command in scripts(options).items():
         if name not in chosen:
@@ -133,10 +134,10 @@ def main() -> None:
         print(f"running {' '.join(command)} ...", flush=True)
         result, seconds = run(command, options.deadline)
         results[name] = {"command": " ".join(command), "seconds": round(seconds), "result": result}
+        # Saved after each benchmark, so an interrupted suite keeps what it measured.
+        options.output.write_text(json.dumps(results, indent=2))
         lines += summary_lines(name, result)
         print("\n".join(summary_lines(name, result)), flush=True)
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(results, indent=2))
     print(f"\nsummary ({options.output} has every figure):")
     print("\n".join(f"  {line}" for line in lines))
 
