@@ -88,22 +88,24 @@ def summary_lines(name: str, result: dict[str, Any] | str) -> list[str]:
         ]
     if name == "peers":
         seconds, keys = result["seconds"], result["keys"]
-        bad = sum(
-            audit["promosync"]["duplicate_keys"] + audit["promosync"]["missing_keys"]
-            for audit in keys.values()
-        )
-        dlt_bad = sum(
-            audit["dlt"]["duplicate_keys"] + audit["dlt"]["missing_keys"] for audit in keys.values()
-        )
+        bad = {
+            contender: sum(
+                audit[contender]["duplicate_keys"] + audit[contender]["missing_keys"]
+                for audit in keys.values()
+                if contender in audit
+            )
+            for contender in ("promosync", "dlt")
+        }
         floor, dlt = result["promosync_vs_floor"], result["promosync_vs_dlt"]
-        return [
-            f"peers: promosync {seconds['promosync']:.1f} s, floor {seconds['floor']:.1f} s,"
-            f" dlt {seconds['dlt']:.1f} s",
-            f"peers: promosync / floor {floor} (target <= 1.25: {verdict(floor <= 1.25)}),"
-            f" promosync / dlt {dlt} (target < 1: {verdict(dlt < 1)})",
-            f"peers: promosync missing + duplicate keys {bad} (target 0: {verdict(bad == 0)});"
-            f" dlt {dlt_bad}",
+        lines = [
+            "peers: " + ", ".join(f"{k} {v} s" for k, v in seconds.items()),
+            f"peers: promosync / floor {floor} (target <= 1.25:"
+            f" {verdict(floor is not None and floor <= 1.25)}), promosync / dlt {dlt}"
+            f" (target < 1: {verdict(dlt is not None and dlt < 1)})",
+            f"peers: missing + duplicate keys: promosync {bad['promosync']}"
+            f" (target 0: {verdict(bad['promosync'] == 0)}), dlt {bad['dlt']}",
         ]
+        return lines + [f"peers: {k} failed" for k in result.get("errors", {})]
     if name == "push":
         return [
             f"push: {key}: {value['rows_sent']:,} rows, {value['requests']} requests"
