@@ -9,6 +9,8 @@
   dlt's incremental cursor on `created` (sent as `startDate`).
 - Both `write_disposition="merge"` on primary key `id` (an upsert, as promosync writes), nested
   objects kept as JSON columns (`max_table_nesting=0`, the shape promosync stores).
+- bench/peers.py loads through parquet files (`loader_file_format="parquet"`, pyarrow), dlt's
+  fast path; default log level (WARNING), telemetry off, no dev mode.
 """
 
 from __future__ import annotations
