@@ -31,8 +31,13 @@ test: $(VENV)/.installed-test  ## lint, then the whole suite against DuckDB and 
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-bench: $(VENV)/.installed-test  ## sandbox throughput and start-up benchmarks (bench/RESULTS.md)
-	$(BIN)/python bench/sandbox_throughput.py
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(PIP) -e ".[test,bench]"
+	touch $@
+
+BENCH_CUSTOMERS ?= 100000
+bench: $(VENV)/.installed-bench  ## every benchmark of bench/ at BENCH_CUSTOMERS, then a summary (bench/RESULTS.md)
+	$(BIN)/python bench/suite.py --customers $(BENCH_CUSTOMERS)
 
 lock:  ## re-pin constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | sed '/^promosync/d' > constraints.tmp

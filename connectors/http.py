@@ -99,9 +99,15 @@ def _is_loopback(host: str) -> bool:
 
 
 class RateLimiter:
-    """A thread-safe token bucket that also obeys what the server reports about its budget."""
+    """A thread-safe token bucket that also obeys what the server reports about its budget.
+
+    With no rate of its own, it paces at the per-minute budget the server announces
+    (`X-Rate-Limit-Limit`): waiting for `remaining` to reach 0 instead sends the whole minute's
+    budget in a burst, and the requests other threads have in flight then meet 429s.
+    """
 
     def __init__(self, per_minute: float | None, burst: int = 5) -> None:
+        self.configured = bool(per_minute)
         self.rate = per_minute / 60 if per_minute else None
         self.capacity = float(max(1, burst))
         self._tokens = self.capacity
@@ -127,9 +133,18 @@ class RateLimiter:
                     wait = (1 - self._tokens) / self.rate
             time.sleep(wait)
 
-    def observe(self, remaining: int | None, reset_in: float | None) -> None:
-        """Align with the server: at most `remaining` more requests until `reset_in` seconds."""
+    def observe(
+        self, remaining: int | None, reset_in: float | None, per_minute: float | None = None
+    ) -> None:
+        """Align with the server: at most `remaining` more requests until `reset_in` seconds.
+
+        `per_minute` is the budget the server announces; it sets the pace unless one was given.
+        """
         with self._lock:
+            if per_minute and not self.configured and self.rate != per_minute / 60:
+                self.rate = per_minute / 60
+                self._tokens = min(self._tokens, self.capacity)
+                self._stamp = time.monotonic()
             if remaining is not None:
                 self._tokens = min(self._tokens, float(remaining))
             if reset_in is not None and (remaining is None or remaining <= 0):
@@ -340,8 +355,14 @@ class ApiClient:
         retry_after = _header_float(headers, "Retry-After")
         if retry_after is not None:
             reset_in, remaining = retry_after, 0
-        if remaining is not None or reset_in is not None:
-            self.limiter.observe(None if remaining is None else int(remaining), reset_in)
+        # Only the per-minute budget of ordinary calls paces requests (not a cycle's budget).
+        per_minute = None
+        if headers.get("X-Rate-Limit-Type", "api_calls") == "api_calls":
+            per_minute = _header_float(headers, "X-Rate-Limit-Limit")
+        if remaining is not None or reset_in is not None or per_minute:
+            self.limiter.observe(
+                None if remaining is None else int(remaining), reset_in, per_minute
+            )
 
     @staticmethod
     def _retry_after(response: requests.Response) -> float | None:

@@ -34,6 +34,9 @@ def sandbox(
     ),
     talon_one_port: int = typer.Option(0, help="Port of the Talon.One simulator (0: a free one)."),
     customers: int = typer.Option(1000, min=0, help="Number of Voucherify customers generated."),
+    talon_one_transactions: int = typer.Option(
+        0, min=0, help="Talon.One loyalty transactions in all (0: one to six per ledger)."
+    ),
     seed: int = typer.Option(42, help="Seed of the generated data and of fault injection."),
     voucherify_app_id: str = typer.Option("sandbox-app-id", help="Accepted X-App-Id."),
     voucherify_app_token: str = typer.Option("sandbox-app-token", help="Accepted X-App-Token."),
@@ -61,6 +64,7 @@ def sandbox(
     settings = SandboxSettings(
         seed=seed,
         customers=customers,
+        talon_one_transactions=talon_one_transactions,
         voucherify_app_id=voucherify_app_id,
         voucherify_app_token=voucherify_app_token,
         talon_one_api_key=talon_one_api_key,

@@ -12,6 +12,8 @@ class SandboxSettings:
 
     seed: int = 42
     customers: int = 1000
+    # Talon.One ledger entries in all (benchmarks); 0: one to six per ledger (~4.5 per customer).
+    talon_one_transactions: int = 0
     voucherify_app_id: str = "sandbox-app-id"
     voucherify_app_token: str = "sandbox-app-token"
     talon_one_api_key: str = "sandbox-api-key"

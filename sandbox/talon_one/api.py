@@ -88,7 +88,8 @@ class TalonOneApi(SandboxApi):
 
     def regenerate(self) -> None:
         """A fresh dataset from the seed and customer count; empty rate-limit windows."""
-        self.store = generate(self.settings.seed, self.settings.customers)
+        settings = self.settings
+        self.store = generate(settings.seed, settings.customers, settings.talon_one_transactions)
         self.rng = random.Random(f"talon-one-admin-{self.settings.seed}")
         self.minute_budget.clear()
         self.per_second.clear()

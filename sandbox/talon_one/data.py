@@ -78,19 +78,23 @@ def talon_only_id(seed: int, index: int) -> str:
     return kinds[index % 3]
 
 
-def generate(seed: int, customers: int) -> Store:
-    """The dataset for `seed` and `customers` (people shared with the Voucherify simulator)."""
+def generate(seed: int, customers: int, transactions: int = 0) -> Store:
+    """The dataset for `seed` and `customers` (people shared with the Voucherify simulator).
+
+    `transactions` > 0 sizes the ledgers to hold that many entries in all (for benchmarks);
+    0 keeps the default of one to six entries per ledger.
+    """
     # Half a million small objects trigger full GC passes that would double the start-up time.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(seed, customers)
+        return _generate(seed, customers, transactions)
     finally:
         if collecting:
             gc.enable()
 
 
-def _generate(seed: int, customers: int) -> Store:
+def _generate(seed: int, customers: int, transactions: int) -> Store:
     store = Store(seed)
     rng = random.Random(f"talon-one-{seed}")
     for program in programs(seed):
@@ -114,7 +118,7 @@ def _generate(seed: int, customers: int) -> Store:
                     round(rng.random() * 3000, 2))
         )  # fmt: skip
     _generate_cards(store, rng)
-    _generate_ledgers(store, rng)
+    _generate_ledgers(store, rng, transactions)
     _generate_audiences(store, rng)
     return store
 
@@ -154,31 +158,56 @@ def _generate_cards(store: Store, rng: random.Random) -> None:
         )
 
 
-def _generate_ledgers(store: Store, rng: random.Random) -> None:
+def ledger_spread(store: Store, transactions: int) -> float:
+    """How many entries past the first a ledger may get, so all ledgers hold ~`transactions`.
+
+    6 (one to six entries) by default; for a target, the expected number of ledgers is 1.05 per
+    profile and 0.85 per card, and the spread aims 5 % high so that trimming reaches the target.
+    """
+    if transactions <= 0:
+        return 6.0
+    ledgers = 1.05 * len(store.profiles) + 0.85 * len(store.cards[103])
+    mean = 1.05 * max(0, transactions - TIE_CLUSTER) / max(1.0, ledgers)
+    return max(1.0, 2 * mean - 1)
+
+
+def _generate_ledgers(store: Store, rng: random.Random, transactions: int = 0) -> None:
     raw: list[tuple] = []
     members_101 = []
+    spread = ledger_spread(store, transactions)
     for profile in store.profiles.values():
         if rng.random() < 0.7:
             members_101.append(profile.integration_id)
-            _ledger(raw, rng, store.programs[101], profile.integration_id, profile.created)
+            _ledger(raw, rng, store.programs[101], profile.integration_id, profile.created, spread)
         if rng.random() < 0.35:
-            _ledger(raw, rng, store.programs[102], profile.integration_id, profile.created)
+            _ledger(raw, rng, store.programs[102], profile.integration_id, profile.created, spread)
     for card in store.cards[103].values():
         if rng.random() < 0.85:
-            _ledger(raw, rng, store.programs[103], card.identifier, card.created)
+            _ledger(raw, rng, store.programs[103], card.identifier, card.created, spread)
     for index in range(TIE_CLUSTER if members_101 else 0):
         owner = members_101[index * 7 % len(members_101)]
         raw.append((TIE_INSTANT, 101, owner, False, "", "addition", 100, "Bulk import", None,
                     None, "import", None))  # fmt: skip
     raw.sort(key=lambda entry: entry[0])
-    store.load_transactions([Txn(number, *entry) for number, entry in enumerate(raw, start=1)])
+    if transactions > 0:
+        del raw[transactions:]  # the newest go: balances of what stays are unchanged
+    for index, entry in enumerate(raw):  # in place: a million entries are not held twice
+        raw[index] = Txn(index + 1, *entry)
+    store.load_transactions(raw)
 
 
-def _ledger(raw: list[tuple], rng: random.Random, program: Program, owner: str, since: int) -> None:
-    """Append 1..6 entries for one owner: additions (some pending or expiring) and subtractions."""
+def _ledger(
+    raw: list[tuple],
+    rng: random.Random,
+    program: Program,
+    owner: str,
+    since: int,
+    spread: float = 6.0,
+) -> None:
+    """Append 1..`spread` entries for one owner: additions (some pending or expiring), spends."""
     since = max(since, program.created)
     times = sorted(
-        since + int(rng.random() * (END - since)) for _ in range(1 + int(rng.random() * 6))
+        since + int(rng.random() * (END - since)) for _ in range(1 + int(rng.random() * spread))
     )
     available = 0.0
     for created in times:

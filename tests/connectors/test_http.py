@@ -93,6 +93,22 @@ def test_server_reported_budget_paces_the_client(sandbox, voucherify_admin) -> N
     assert client.limiter._tokens <= 999
 
 
+def test_server_announced_budget_sets_the_pace_unless_one_was_configured(
+    sandbox, voucherify_admin
+) -> None:
+    voucherify_admin.put("/_sandbox/config", json={"voucherify_requests_per_minute": 1200})
+    client = _client(sandbox)
+    client.get_json("/v1/customers", {"limit": 1})
+    assert client.limiter.rate == 20  # 1,200 a minute, sent evenly rather than in one burst
+    started = time.monotonic()
+    for _ in range(14):
+        client.get_json("/v1/customers", {"limit": 1})
+    assert time.monotonic() - started >= 0.4  # 5 from the burst, then 9 at 20/s
+    configured = _client(sandbox, requests_per_minute=600)
+    configured.get_json("/v1/customers", {"limit": 1})
+    assert configured.limiter.rate == 10
+
+
 def test_rate_limiter_keeps_to_the_configured_rate() -> None:
     limiter = RateLimiter(per_minute=600, burst=2)  # 10 a second
     started = time.monotonic()

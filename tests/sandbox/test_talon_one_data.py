@@ -40,6 +40,17 @@ def test_generation_is_deterministic_and_has_a_tie_cluster() -> None:
     } <= kinds
 
 
+def test_a_transaction_target_sizes_the_ledgers_and_leaves_the_default_alone() -> None:
+    sized = generate(5, 300, transactions=5000)
+    entries = sorted((t for f in sized.feeds.values() for t in f), key=lambda t: t.id)
+    assert len(entries) == 5000
+    assert [t.id for t in entries] == list(range(1, 5001))
+    assert len([t for t in sized.feeds[101] if t.created == TIE_INSTANT]) >= TIE_CLUSTER
+    assert [list(f) for f in generate(5, 300, 0).feeds.values()] == [
+        list(f) for f in generate(5, 300).feeds.values()
+    ]
+
+
 def test_spending_takes_the_soonest_expiring_points_first() -> None:
     day = MS_PER_DAY
     entries = [

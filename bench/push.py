@@ -1,0 +1,160 @@
+"""Benchmark the push: Voucherify customer metadata and Talon.One profiles from the warehouse.
+
+Run with `.venv/bin/python bench/push.py [--metadata-rows 100000] [--profiles 50000]`. The
+sandbox (rate limits off, async actions taking `--async-action-seconds`) serves as many
+customers as there are metadata rows; a child process fills the push input tables of an empty
+DuckDB file (each row a different payload, keys of existing customers and profiles, some
+unknown to Talon.One so they are created) and runs `promosync push metadata` and
+`promosync push talon-profiles` through their connector functions. Every request is counted by
+method and path, with the bytes of its body; polls are the `GET /v1/async-actions/{id}` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    TALON_ONE_KEY,
+    TALON_ONE_MANAGEMENT_KEY,
+    VOUCHERIFY_AUTH,
+    child_entry,
+    run_child,
+    sandbox,
+)
+
+
+def fill_inputs(database: str, metadata_rows: int, profiles: int, seed: int) -> None:
+    """Distinct payloads per key: one metadata object per customer, attributes per profile."""
+    import duckdb
+
+    with duckdb.connect(database) as db:
+        db.execute(
+            "INSERT INTO push_voucherify_metadata SELECT printf('src_%d_%07d', ?, i),"
+            " json_object('bench_tier', ['gold', 'silver', 'bronze'][i % 3 + 1],"
+            " 'bench_score', i, 'bench_note', 'Zażółć ' || i) FROM range(?) AS t(i)",
+            [seed, metadata_rows],
+        )
+        db.execute(
+            "INSERT INTO push_talon_one_profiles SELECT printf('src_%d_%07d', ?, i),"
+            " json_object('BenchScore', i, 'Tier', ['Gold', 'Silver'][i % 2 + 1])"
+            " FROM range(?) AS t(i)",
+            [seed, profiles],
+        )
+
+
+class Traffic:
+    """Requests a session sent, by (method, route), with the bytes of their bodies."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.body_bytes: Counter[str] = Counter()
+
+    def hook(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """A `requests` response hook: count the request that produced `response`."""
+        sent = response.request
+        path = sent.path_url.split("?")[0]
+        route = "/v1/async-actions/{id}" if path.startswith("/v1/async-actions/") else path
+        key = f"{sent.method} {route}"
+        body = sent.body or b""
+        self.requests[key] += 1
+        self.body_bytes[key] += len(body.encode() if isinstance(body, str) else body)
+
+
+def run_push(job: dict[str, Any]) -> dict[str, Any]:
+    """Child: fill the inputs, push metadata to Voucherify, then profiles to Talon.One."""
+    from connectors.talon_one.client import talon_one_client
+    from connectors.talon_one.push import push_profiles
+    from connectors.voucherify.client import voucherify_client
+    from connectors.voucherify.push import push
+    from connectors.warehouse import Warehouse
+
+    warehouse = Warehouse(f"duckdb:///{job['database']}")
+    warehouse.create_tables()
+    warehouse.dispose()
+    fill_inputs(job["database"], job["metadata_rows"], job["profiles"], job["seed"])
+    warehouse = Warehouse(f"duckdb:///{job['database']}")
+    voucherify = voucherify_client(
+        job["voucherify_url"], VOUCHERIFY_AUTH["X-App-Id"], VOUCHERIFY_AUTH["X-App-Token"]
+    )
+    talon_one = talon_one_client(job["talon_one_url"], TALON_ONE_KEY, TALON_ONE_MANAGEMENT_KEY)
+    results = {}
+    pushes = {
+        "voucherify_metadata": (
+            voucherify.session,
+            lambda: push(voucherify, warehouse, "metadata"),
+        ),
+        "talon_one_profiles": (
+            talon_one.integration.session,
+            lambda: push_profiles(talon_one, warehouse),
+        ),
+    }
+    for name, (session, run) in pushes.items():
+        traffic = Traffic()
+        session.hooks["response"].append(traffic.hook)
+        started = time.monotonic()
+        report = run()
+        seconds = time.monotonic() - started
+        polls = traffic.requests.get("GET /v1/async-actions/{id}", 0)
+        results[name] = {
+            "outcome": report.outcome,
+            "error": report.error,
+            "rows_considered": report.rows_considered,
+            "rows_sent": report.rows_sent,
+            "rows_failed": report.rows_failed,
+            "seconds": round(seconds, 2),
+            "requests": sum(traffic.requests.values()),
+            "polling_requests": polls,
+            "bytes_sent": sum(traffic.body_bytes.values()),
+            "by_route": {
+                key: {"requests": n, "bytes": traffic.body_bytes[key]}
+                for key, n in sorted(traffic.requests.items())
+            },
+        }
+    warehouse.dispose()
+    return results
+
+
+def main() -> None:
+    """Start the sandbox, run both pushes in a child, print the figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metadata-rows", type=int, default=100_000)
+    parser.add_argument("--profiles", type=int, default=50_000)
+    parser.add_argument("--async-action-seconds", type=float, default=1.0)
+    parser.add_argument("--deadline", type=float, default=1800, help="seconds for the child")
+    options = parser.parse_args()
+    seed = 42
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        sandbox(
+            "--customers", str(options.metadata_rows), "--seed", str(seed),
+            "--async-action-seconds", str(options.async_action_seconds),
+            "--voucherify-requests-per-minute", "0", "--management-requests-per-second", "0",
+        ) as urls,
+    ):  # fmt: skip
+        job = {
+            "voucherify_url": urls["VOUCHERIFY_BASE_URL"],
+            "talon_one_url": urls["TALON_ONE_BASE_URL"],
+            "database": str(Path(folder) / "push.duckdb"),
+            "metadata_rows": options.metadata_rows,
+            "profiles": options.profiles,
+            "seed": seed,
+        }
+        results = run_child(__file__, "push", job, options.deadline)
+    results.pop("child_seconds", None)
+    summary = {
+        "metadata_rows": options.metadata_rows,
+        "profiles": options.profiles,
+        "async_action_seconds": options.async_action_seconds,
+        **results,
+    }
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__" and not child_entry({"push": run_push}):
+    main()
