@@ -41,7 +41,8 @@ bench: $(VENV)/.installed-bench  ## every benchmark of bench/ at BENCH_CUSTOMERS
 
 lock:  ## re-pin constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | sed '/^promosync/d' > constraints.tmp
-	(sed -n '1,2p' constraints.txt; cat constraints.tmp) > constraints.txt; rm constraints.tmp
+	(sed -n '1,2p' constraints.txt; cat constraints.tmp) > constraints.new  # keep the header
+	mv constraints.new constraints.txt; rm constraints.tmp
 
 clean:
 	rm -rf $(VENV) .promosync .dagster .pytest_cache .ruff_cache
