@@ -112,6 +112,8 @@ def _text(value: Any) -> str | None:
         return value
     if kind is dict or kind is list:
         return orjson.dumps(value).decode()
+    if kind is int or kind is float:  # not bool, a subclass of int
+        return str(value)
     if isinstance(value, datetime):
         return _instant_text(value)
     if isinstance(value, bool):

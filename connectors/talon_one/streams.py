@@ -11,7 +11,10 @@ from connectors.talon_one import client as api
 
 def _raw(record: dict[str, Any]) -> dict[str, Any]:
     """The record as the API sent it, without the fields the sync attached (`_...`)."""
-    return {key: value for key, value in record.items() if not key.startswith("_")}
+    attached = [key for key in record if key.startswith("_")]
+    if not attached:  # most records: no copy
+        return record
+    return {key: value for key, value in record.items() if key not in attached}
 
 
 def _meta(record: dict[str, Any], synced_at: datetime) -> Row:
