@@ -17,7 +17,7 @@ import urllib3
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
@@ -51,12 +51,27 @@ class ApiError(RuntimeError):
         super().__init__(f"{where} failed with {status_text}: {detail}{suffix}")
 
 
-class RetriableError(Exception):
-    """A failure worth another attempt: 429, 5xx, a dropped connection or an unreadable body."""
+class UncertainOutcome(ApiError):
+    """A request that must not be repeated blindly failed after the server may have acted on it."""
 
-    def __init__(self, reason: str, status: int | None = None, wait: float | None = None) -> None:
+
+class RetriableError(Exception):
+    """A failure worth another attempt: 429, 5xx, a dropped connection or an unreadable body.
+
+    `uncertain` is true when the server may have acted on the request before failing (a 5xx,
+    or a connection lost or a body cut after the request went out); a 429 or a connection never
+    made is certain to have changed nothing.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        status: int | None = None,
+        wait: float | None = None,
+        uncertain: bool = True,
+    ) -> None:
         super().__init__(reason)
-        self.status, self.wait = status, wait
+        self.status, self.wait, self.uncertain = status, wait, uncertain
 
 
 def check_base_url(url: str, variable: str) -> str:
@@ -196,10 +211,23 @@ class ApiClient:
             state.upcoming_sleep,
         )  # fmt: skip
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send one request, retrying the retriable failures; raise ApiError on a fatal one."""
+    def request(
+        self, method: str, path: str, *, repeatable: bool = True, **kwargs: Any
+    ) -> requests.Response:
+        """Send one request, retrying the retriable failures; raise ApiError on a fatal one.
+
+        A request that is not `repeatable` (it creates something, like an async action) is
+        retried only when the failure proves the server did nothing (a 429, no connection);
+        otherwise `UncertainOutcome` tells the caller to find out before sending it again.
+        """
+
+        def worth_retrying(error: BaseException) -> bool:
+            if not isinstance(error, RetriableError):
+                return False
+            return repeatable or not error.uncertain
+
         retrying = Retrying(
-            retry=retry_if_exception_type(RetriableError),
+            retry=retry_if_exception(worth_retrying),
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
             before_sleep=lambda state: self._log_retry(method, path, state),
@@ -208,6 +236,11 @@ class ApiClient:
         try:
             return retrying(self._attempt, method, path, kwargs)
         except RetriableError as exc:
+            if not repeatable and exc.uncertain:
+                raise UncertainOutcome(
+                    self.platform, method, path, exc.status,
+                    f"{exc}; the server may have acted on the request",
+                ) from None  # fmt: skip
             raise ApiError(
                 self.platform, method, path, exc.status,
                 f"{exc} (gave up after {self.max_attempts} attempts)",
@@ -242,14 +275,19 @@ class ApiClient:
                     f"cannot connect to {host} ({type(exc).__name__}); check the base URL",
                 ) from None  # fmt: skip
             # Only the exception's class: its text may hold the full URL.
-            raise RetriableError(f"connection failed ({type(exc).__name__})") from None
+            raise RetriableError(
+                f"connection failed ({type(exc).__name__})", uncertain=not _could_not_connect(exc)
+            ) from None
         self._reached = True
         self._observe_rate_headers(response)
         if response.status_code in RETRIABLE_STATUSES:
             if response.status_code == 429:
                 self._count(rate_limited=1)
             raise RetriableError(
-                f"HTTP {response.status_code}", response.status_code, self._retry_after(response)
+                f"HTTP {response.status_code}",
+                response.status_code,
+                self._retry_after(response),
+                uncertain=response.status_code != 429,
             )
         if response.status_code >= 400:
             raise self._fatal(method, path, response)
