@@ -29,7 +29,7 @@ SEED = int(os.environ.get("PROMOSYNC_CHAOS_SEED", "20261122"))
 
 @dataclass
 class Trial:
-    """One kill: its seed, when it struck, and whether the run was still going."""
+    """One kill: its seed and when it struck."""
 
     number: int
     seed: int
@@ -190,15 +190,16 @@ def test_voucherify_push_killed_at_random_moments_never_applies_a_row_twice(
         twice = sum(max(0, applied[key] - n) for key, n in expected.items())
         lost = sum(max(0, n - applied[key]) for key, n in expected.items())
         strangers = set(applied) - set(expected)
+        # `lost` is a final status too: an intent the kill kept from being sent, sent again.
         open_jobs = warehouse.query(
-            "SELECT job_id, status FROM push_jobs WHERE status NOT IN ('done')"
+            "SELECT job_id, status FROM push_jobs WHERE status IN ('intent', 'sent', 'failed')"
         )
         tally.add(trials=1, rows_lost=lost, pushes_sent_twice=twice)
         assert (twice, lost, strangers) == (0, 0, set()), (
             f"{trial}: {twice} row(s) applied twice, {lost} never applied, unexpected {strangers};"
             f" jobs {warehouse.query('SELECT job_id, status, async_action_id FROM push_jobs')}"
         )
-        assert open_jobs == [], f"{trial}: jobs not done {open_jobs}"
+        assert open_jobs == [], f"{trial}: jobs open or failed {open_jobs}"
 
     kill_trials(runs.push_voucherify, url, voucherify_admin, warehouse, 30, prepare, verify)
 
