@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo ui test lock bench clean
+.PHONY: demo ui test chaos lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(VENV)/.installed-test  ## lint, then the whole suite against DuckDB and 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+chaos: $(VENV)/.installed-test  ## the full reliability suite (docs/RELIABILITY.md): kills, faults, moving data
+	bash scripts/ensure-postgres.sh
+	PROMOSYNC_CHAOS=full $(BIN)/python -m pytest -n 2 --dist load tests/reliability
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) -e ".[test,bench]"

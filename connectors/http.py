@@ -19,7 +19,7 @@ import urllib3
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
@@ -61,12 +61,27 @@ class UnexpectedAnswer(ApiError):
         self.args = (f"{platform} {method} {endpoint} answered HTTP {status}, but {detail}",)
 
 
-class RetriableError(Exception):
-    """A failure worth another attempt: 429, 5xx, a dropped connection or an unreadable body."""
+class UncertainOutcome(ApiError):
+    """A request that must not be repeated blindly failed after the server may have acted on it."""
 
-    def __init__(self, reason: str, status: int | None = None, wait: float | None = None) -> None:
+
+class RetriableError(Exception):
+    """A failure worth another attempt: 429, 5xx, a dropped connection or an unreadable body.
+
+    `uncertain` is true when the server may have acted on the request before failing (a 5xx,
+    or a connection lost or a body cut after the request went out); a 429 or a connection never
+    made is certain to have changed nothing.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        status: int | None = None,
+        wait: float | None = None,
+        uncertain: bool = True,
+    ) -> None:
         super().__init__(reason)
-        self.status, self.wait = status, wait
+        self.status, self.wait, self.uncertain = status, wait, uncertain
 
 
 def check_base_url(url: str, variable: str) -> str:
@@ -259,15 +274,30 @@ class ApiClient:
         return text
 
     def request(
-        self, method: str, path: str, *, expect_json: bool = False, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        expect_json: bool = False,
+        repeatable: bool = True,
+        **kwargs: Any,
     ) -> requests.Response:
         """Send one request, retrying the retriable failures; raise ApiError on a fatal one.
 
         With `expect_json`, a body that is not JSON counts as a failure too: at the first contact
         it means the base URL leads somewhere else (fatal), later a proxy's hiccup (retried).
+        A request that is not `repeatable` (it creates something, like an async action) is
+        retried only when the failure proves the server did nothing (a 429, no connection);
+        otherwise `UncertainOutcome` tells the caller to find out before sending it again.
         """
+
+        def worth_retrying(error: BaseException) -> bool:
+            if not isinstance(error, RetriableError):
+                return False
+            return repeatable or not error.uncertain
+
         retrying = Retrying(
-            retry=retry_if_exception_type(RetriableError),
+            retry=retry_if_exception(worth_retrying),
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
             before_sleep=lambda state: self._log_retry(method, path, state),
@@ -276,6 +306,11 @@ class ApiClient:
         try:
             return retrying(self._attempt, method, path, kwargs, expect_json)
         except RetriableError as exc:
+            if not repeatable and exc.uncertain:
+                raise UncertainOutcome(
+                    self.platform, method, path, exc.status,
+                    self.scrub(f"{exc}; the server may have acted on the request"),
+                ) from None  # fmt: skip
             detail = self.scrub(f"{exc} (gave up after {self.max_attempts} attempts)")
             if exc.status is not None and exc.status < 300:
                 raise UnexpectedAnswer(self.platform, method, path, detail, exc.status) from None
@@ -309,7 +344,9 @@ class ApiClient:
                     f"cannot connect to {host} ({type(exc).__name__}); check {self.base_url_name}",
                 ) from None  # fmt: skip
             # Only the exception's class: its text may hold the full URL.
-            raise RetriableError(f"connection failed ({type(exc).__name__})") from None
+            raise RetriableError(
+                f"connection failed ({type(exc).__name__})", uncertain=not _could_not_connect(exc)
+            ) from None
         self._answered = True
         self._observe_rate_headers(response)
         if response.status_code in RETRIABLE_STATUSES:
@@ -318,7 +355,12 @@ class ApiClient:
             reason = f"HTTP {response.status_code}"
             if response.content and not _is_json(response):
                 reason += f" with a {_kind(response)} body, not the API's JSON (a proxy's page?)"
-            raise RetriableError(reason, response.status_code, self._retry_after(response))
+            raise RetriableError(
+                reason,
+                response.status_code,
+                self._retry_after(response),
+                uncertain=response.status_code != 429,
+            )
         if response.status_code >= 400:
             raise self._fatal(method, path, response)
         if expect_json or (response.content and _is_json(response)):

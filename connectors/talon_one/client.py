@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -119,14 +119,23 @@ def talon_one_client(
 
 
 def offset_pages(
-    client: ApiClient, path: str, params: Mapping[str, Any], page_size: int = MAX_PAGE_SIZE
+    client: ApiClient,
+    path: str,
+    params: Mapping[str, Any],
+    page_size: int = MAX_PAGE_SIZE,
+    order: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of an offset list (`pageSize` / `skip`) until `hasMore` is false.
+
+    With `order` (a key that grows along the list), each page after the first starts on the
+    last record already read, so rows deleted meanwhile cannot shift an unread row out of sight:
+    the page keeps only records past that one, and when that record is no longer there (rows
+    before it went away), the request steps back a page until it is found.
 
     A page equal to the one before it (same size, first and last record) means the API ignored
     `skip`: the list would never end, so it stops with an error instead.
     """
-    skip, previous = 0, None
+    skip, last, previous = 0, None, None
     while True:
         body = client.get_json(path, {**params, "pageSize": page_size, "skip": skip})
         records = body.get("data") or []
@@ -137,6 +146,13 @@ def offset_pages(
                 f"the page at skip={skip} repeats the page before it: the API ignored skip;"
                 " stopped so as not to loop (the cursor stays at the last window committed)",
             )  # fmt: skip
+        previous = signature
+        if order is not None and last is not None:
+            fresh = [record for record in records if order(record) > last]
+            if skip > 0 and records and len(fresh) == len(records):
+                skip = max(0, skip - page_size)  # the overlap is gone: rows before it were deleted
+                continue
+            skip, records = skip + len(records) - len(fresh), fresh
         yield records
         if not body.get("hasMore"):
             return
@@ -144,7 +160,29 @@ def offset_pages(
             raise UnexpectedAnswer(
                 "talon_one", "GET", path, f"hasMore is true with an empty page at skip={skip}"
             )
-        skip, previous = skip + len(records), signature
+        skip += len(records)
+        if order is not None:
+            last = order(records[-1])
+            skip -= 1  # one record of overlap
+
+
+def _by_id(record: dict[str, Any]) -> Any:
+    return record["id"]
+
+
+def _newest_first(record: dict[str, Any]) -> Any:
+    # ISO instants in the API's one format sort as text; negating the id keeps one direction.
+    return (_Descending(record["created"]), -record["id"])
+
+
+class _Descending(str):
+    """Text that sorts backwards."""
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
+
+    def __gt__(self, other: str) -> bool:
+        return str.__lt__(self, other)
 
 
 def window_params(start: str | None, end: str) -> dict[str, str]:
@@ -159,12 +197,14 @@ def loyalty_programs(management: ApiClient) -> list[dict[str, Any]]:
 
 def loyalty_cards(management: ApiClient, program_id: int) -> Iterator[list[dict[str, Any]]]:
     """Pages of a card-based program's cards, with their ledgers and linked profiles."""
-    return offset_pages(management, endpoint(CARDS, programId=program_id), {"sort": "id"})
+    return offset_pages(
+        management, endpoint(CARDS, programId=program_id), {"sort": "id"}, order=_by_id
+    )
 
 
 def customer_profiles(management: ApiClient) -> Iterator[list[dict[str, Any]]]:
     """Pages of the account's customer profiles, in creation order."""
-    return offset_pages(management, CUSTOMERS, {})
+    return offset_pages(management, CUSTOMERS, {}, order=_by_id)
 
 
 def program_transactions(
@@ -172,7 +212,7 @@ def program_transactions(
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of a program's whole ledger created in [start, end), newest first."""
     path = endpoint(PROGRAM_TRANSACTIONS, programId=program_id)
-    return offset_pages(management, path, window_params(start, end), page_size)
+    return offset_pages(management, path, window_params(start, end), page_size, _newest_first)
 
 
 def entity_transactions(

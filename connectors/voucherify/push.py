@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.http import ApiClient, ApiError
+from connectors.http import ApiClient, ApiError, UncertainOutcome
 from connectors.push import audit, jobs
 from connectors.push.async_actions import (
     DEFAULT_BACKOFF,
@@ -124,16 +124,38 @@ def _resume(
             warehouse.write_batch("push_runs", ["run_id"], [_settle(warehouse, run)])
 
 
-def _send(client: ApiClient, batch: Batch) -> str:
+def _post(client: ApiClient, batch: Batch) -> str:
     if batch.is_csv:
         files = {"file": ("customers.csv", batch.body, "text/csv")}
-        response = client.request("POST", batch.path, expect_json=True, files=files)
+        response = client.request(
+            "POST", batch.path, expect_json=True, repeatable=False, files=files
+        )
     else:
         headers = {"Content-Type": "application/json"}
         response = client.request(
-            "POST", batch.path, expect_json=True, data=batch.body, headers=headers
-        )
+            "POST", batch.path, expect_json=True, repeatable=False, data=batch.body,
+            headers=headers,
+        )  # fmt: skip
     return response.parsed_json["async_action_id"]
+
+
+def _send(client: ApiClient, warehouse: Warehouse, job: jobs.Job, batch: Batch) -> str:
+    """POST the batch once: after a failure the server may have acted on, look before resending.
+
+    A 5xx, a dropped connection or a cut answer may hide an async action that was created: the
+    actions created since the job's intent are listed, and one of its type that no job recorded
+    is adopted instead of sending the rows a second time.
+    """
+    for _ in range(client.max_attempts):
+        try:
+            return _post(client, batch)
+        except UncertainOutcome as error:
+            uncertain = error
+            recover_intents(client, [job], jobs.known_action_ids(warehouse))
+            if job.async_action_id is not None:
+                return job.async_action_id
+            job.status = "intent"  # it never reached Voucherify: sending again is safe
+    raise uncertain
 
 
 def _send_all(
@@ -147,7 +169,7 @@ def _send_all(
         )  # fmt: skip
         jobs.record_intent(warehouse, job, batch.changes)
         try:
-            job.async_action_id = _send(client, batch)
+            job.async_action_id = _send(client, warehouse, job, batch)
         except ApiError as error:
             jobs.close_job(job, "failed")
             jobs.save_job(warehouse, job)

@@ -12,6 +12,10 @@
 
 It answers with what changed: `created_profiles`, `updated_profiles`, `deleted_profiles`
 (integration ids), `added_transactions` (ids) and `added_cards` (identifiers).
+
+`GET /_sandbox/truth/{collection}` serves `profiles`, `loyalty_programs`, `cards`,
+`loyalty_transactions`, `balances`, `audiences` and `profile_updates` (`{integrationId,
+received}`: how many times each profile arrived in a bulk `PUT /v2/customer_profiles`).
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ def truth(store: Store, collection: str) -> list[dict[str, Any]]:
         return [
             {**audience_json(audience), "members": sorted(audience.members)}
             for audience in store.audiences.values()
+        ]
+    if collection == "profile_updates":
+        return [
+            {"integrationId": integration_id, "received": count}
+            for integration_id, count in sorted(store.profile_updates.items())
         ]
     raise KeyError(collection)
 

@@ -79,7 +79,7 @@ class TalonOneApi(SandboxApi):
         return JSONResponse(error_body(status, message), status, headers=headers)
 
     def truth(self, collection: str) -> list[dict[str, Any]]:
-        """profiles, loyalty_programs, cards, loyalty_transactions, balances or audiences."""
+        """A collection named in `sandbox.talon_one.admin` (profiles, … profile_updates)."""
         return admin.truth(self.store, collection)
 
     def mutate(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -99,6 +99,7 @@ def make_handlers(api: TalonOneApi) -> dict[str, Callable[[Request], Any]]:
         profiles = [
             upsert_profile(store, integration_id, attrs) for integration_id, attrs in changes
         ]
+        store.profile_updates.update(integration_id for integration_id, _ in changes)
         if silent == "yes":
             return Response(status_code=204)
         states = [{"customerProfile": profile_json(store, profile)} for profile in profiles]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
 
@@ -24,6 +25,8 @@ class Store:
         self.profiles: dict[str, Profile] = {}  # by integrationId, in id (creation) order
         self.cards: dict[int, dict[str, Card]] = {}  # program id -> identifier -> card
         self.audiences: dict[int, Audience] = {}
+        # Times each profile arrived in a bulk PUT /v2/customer_profiles (a re-send shows here).
+        self.profile_updates: Counter[str] = Counter()
         self.feeds: dict[int, SortedKeyList] = {}  # program id -> entries by (created, id)
         self.ledgers: dict[int, dict[str, list[Txn]]] = {}  # program id -> owner -> entries
         self.next_profile_id = 1

@@ -14,8 +14,9 @@
 
 `GET /_sandbox/truth/{collection}` serves `customers`, `activities` (each event plus its
 `customer_id`), `segments` (`{customer_id, source_id, segments}`), `loyalty_campaigns`,
-`loyalty_transactions` (each plus `member_id`, the card code, and `customer_id`) and
-`async_actions` (with their results).
+`loyalty_transactions` (each plus `member_id`, the card code, and `customer_id`),
+`async_actions` (with their results) and `applied_rows` (each customer row a finished async
+action applied: `{async_action_id, type, source_id}`, so a test can prove no row was pushed twice).
 
 Every change is stamped with the real clock (except `tie_storm` given an instant). The answer
 names what changed: `{"created": [ids], "updated": [ids], "deleted": [ids], "activities":
@@ -232,4 +233,9 @@ def truth(state: VoucherifyState, jobs: AsyncActions, collection: str, now: int)
         ]
     if collection == "async_actions":
         return [job.public(now) for job in jobs.jobs.values()]
+    if collection == "applied_rows":
+        return [
+            {"async_action_id": job_id, "type": kind, "source_id": source_id}
+            for job_id, kind, source_id in jobs.applied
+        ]
     raise KeyError(collection)

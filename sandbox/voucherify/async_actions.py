@@ -61,6 +61,8 @@ class AsyncActions:
 
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
+        # Every row a job applied, as (async action id, type, source_id): proof of exactly-once.
+        self.applied: list[tuple[str, str, str]] = []
         self._pending: list[tuple[int, str]] = []
         self._queue_free_us = 0
 
@@ -84,7 +86,8 @@ class AsyncActions:
         while self._pending and self._pending[0][0] <= now:
             _, job_id = heapq.heappop(self._pending)
             job = self.jobs[job_id]
-            APPLY[job.type](state, job)
+            applied = APPLY[job.type](state, job)
+            self.applied += [(job.id, job.type, source_id) for source_id in applied]
             job.payload = None
             done.append(job)
         return done
@@ -120,8 +123,8 @@ def _bulk_result(job: Job, done: int, errors: list[dict[str, str]]) -> None:
     }
 
 
-def _apply_bulk(state: VoucherifyState, job: Job) -> None:
-    done, errors = 0, []
+def _apply_bulk(state: VoucherifyState, job: Job) -> list[str]:
+    applied, errors = [], []
     for row in job.payload:
         source_id = row.get("source_id") if isinstance(row, dict) else None
         if not isinstance(row, dict):
@@ -133,15 +136,16 @@ def _apply_bulk(state: VoucherifyState, job: Job) -> None:
         if reason is None:
             fields = {k: v for k, v in row.items() if k != "id"}
             state.upsert(fields, job.finish_us)
-            done += 1
+            applied.append(source_id)
         else:
             error = {"message": "Invalid customer", "details": reason, "key": "invalid_customer"}
             errors.append({**error, "source_id": source_id if isinstance(source_id, str) else ""})
-    _bulk_result(job, done, errors)
+    _bulk_result(job, len(applied), errors)
+    return applied
 
 
-def _apply_metadata(state: VoucherifyState, job: Job) -> None:
-    done, errors = 0, []
+def _apply_metadata(state: VoucherifyState, job: Job) -> list[str]:
+    applied, errors = [], []
     for source_id in job.payload["source_ids"]:
         if not isinstance(source_id, str) or not source_id:
             details = f"source_id: must be a non-empty string (actual value is {source_id!r})"
@@ -150,21 +154,23 @@ def _apply_metadata(state: VoucherifyState, job: Job) -> None:
             )
             continue
         state.upsert({"source_id": source_id, "metadata": job.payload["metadata"]}, job.finish_us)
-        done += 1
-    _bulk_result(job, done, errors)
+        applied.append(source_id)
+    _bulk_result(job, len(applied), errors)
+    return applied
 
 
-def _apply_csv(state: VoucherifyState, job: Job) -> None:
+def _apply_csv(state: VoucherifyState, job: Job) -> list[str]:
     rows, problem = import_rows(job.payload)
-    done, failed = 0, []
+    applied, failed = [], []
     for number, source_id, fields, reason in rows:
         if reason is None and not source_id and state.store.resolve(fields["id"]) is None:
             reason = f"id: customer {fields['id']} does not exist and no source_id was given"
         if reason is None:
-            state.upsert(fields, job.finish_us)
-            done += 1
+            customer, _ = state.upsert(fields, job.finish_us)
+            applied.append(customer.get("source_id") or customer["id"])
         else:
             failed.append({"source_id": source_id, "row": number, "reason": reason})
+    done = len(applied)
     job.status = "DONE" if done else "FAILED"
     message = problem or f"{done} customer(s) imported successfully, {len(failed)} failed."
     job.result = {
@@ -173,6 +179,7 @@ def _apply_csv(state: VoucherifyState, job: Job) -> None:
         "done_count": done,
         "failed_count": len(failed),
     }
+    return applied
 
 
 APPLY = {

@@ -286,7 +286,7 @@ def test_talon_one_list_ignoring_skip_stops_instead_of_looping(sandbox, duck):
     with pytest.raises(
         UnexpectedAnswer,
         match=r"talon_one GET /v1/loyalty_programs/\d+/transactions answered HTTP 200, but the"
-        r" page at skip=100 repeats the page before it: the API ignored skip; stopped so as not"
+        r" page at skip=99 repeats the page before it: the API ignored skip; stopped so as not"
         r" to loop \(the cursor stays at the last window committed\)",
     ):
         transactions.sync_transactions(t1, duck, page_size=100)

@@ -1,0 +1,107 @@
+"""The runs a kill trial interrupts, each in a process of its own that SIGKILL can stop anywhere.
+
+Processes come from a fork server that imported promosync once (`preloaded_context`), so a trial
+starts its run in milliseconds instead of paying a second of imports. The same functions, called
+in the test's own process, are the reruns that must finish the job.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+from datetime import timedelta
+from typing import Any
+
+from connectors.http import ApiClient
+from connectors.talon_one import balances, snapshots, transactions
+from connectors.talon_one import push as talon_one_push
+from connectors.talon_one.client import TalonOne, talon_one_client
+from connectors.voucherify import push as voucherify_push
+from connectors.voucherify import sync as voucherify_sync
+from connectors.voucherify.client import voucherify_client
+from connectors.warehouse import Warehouse
+from sandbox.settings import SandboxSettings
+
+KEYS = SandboxSettings()  # the sandbox's default credentials (the tests never change them)
+RETRY_WAIT = 0.05  # seconds between retries at most: injected faults need no real back-off
+VOUCHERIFY_OPERATIONS = ("metadata", "customers", "csv_import")
+
+
+def ready() -> None:
+    """Nothing: starting it makes the fork server import promosync before a run is timed."""
+
+
+def voucherify(base_url: str) -> ApiClient:
+    """A Voucherify client on the sandbox that retries without real back-off."""
+    client = voucherify_client(base_url, KEYS.voucherify_app_id, KEYS.voucherify_app_token)
+    client.max_wait = RETRY_WAIT
+    return client
+
+
+def talon_one(base_url: str) -> TalonOne:
+    """Talon.One clients (both keys, unpaced) that retry without real back-off."""
+    t1 = talon_one_client(
+        base_url, KEYS.talon_one_api_key, KEYS.talon_one_management_key, management_per_second=None
+    )
+    for client in (t1.integration, t1.management):
+        client.max_wait = RETRY_WAIT
+    return t1
+
+
+def pull_voucherify(base_url: str, warehouse_url: str) -> None:
+    """All four Voucherify streams, as a scheduled pull runs them."""
+    client = voucherify(base_url)
+    warehouse = Warehouse(warehouse_url)
+    voucherify_sync.sync_customers(client, warehouse)
+    voucherify_sync.sync_activities(client, warehouse, concurrency=16)
+    voucherify_sync.sync_segments(client, warehouse, concurrency=16)
+    voucherify_sync.sync_loyalty_transactions(client, warehouse)
+    warehouse.dispose()
+
+
+def pull_talon_one(base_url: str, warehouse_url: str) -> None:
+    """Programs, profiles, cards, transactions (program-wide, small pages) and balances."""
+    warehouse = Warehouse(warehouse_url)
+    sync_talon_one(talon_one(base_url), warehouse)
+    warehouse.dispose()
+
+
+def sync_talon_one(t1: TalonOne, warehouse: Warehouse) -> None:
+    """Every Talon.One stream once, transactions without the lag (nothing arrives late here)."""
+    for sync in (snapshots.sync_programs, snapshots.sync_profiles, snapshots.sync_cards):
+        sync(t1, warehouse)
+    transactions.sync_transactions(t1, warehouse, lag=timedelta(0), page_size=100)
+    balances.sync_balances(t1, warehouse)
+
+
+def push_voucherify(base_url: str, warehouse_url: str) -> None:
+    """The three Voucherify pushes in turn: metadata, bulk customers, CSV import."""
+    client = voucherify(base_url)
+    warehouse = Warehouse(warehouse_url)
+    for operation in VOUCHERIFY_OPERATIONS:
+        report = voucherify_push.push(client, warehouse, operation, deadline_seconds=60)
+        if report.outcome != "succeeded":
+            raise RuntimeError(f"{operation} push ended {report.outcome}: {report.error}")
+    warehouse.dispose()
+
+
+def push_talon_one(base_url: str, warehouse_url: str) -> None:
+    """The Talon.One profiles push (1,000 profiles a request)."""
+    t1 = talon_one(base_url)
+    warehouse = Warehouse(warehouse_url)
+    report = talon_one_push.push_profiles(t1, warehouse)
+    if report.outcome != "succeeded":
+        raise RuntimeError(f"profiles push ended {report.outcome}: {report.error}")
+    warehouse.dispose()
+
+
+_context: multiprocessing.context.ForkServerContext | None = None
+
+
+def preloaded_context() -> Any:
+    """A fork-server context whose server imported this module (and so promosync) once."""
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload([__name__])
+    return _context
