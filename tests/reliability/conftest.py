@@ -82,4 +82,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         write(f"{kind:>8}: " + ", ".join(f"{n} {counts[n]}" for n in ("tests", *COUNTERS)))
     write(f"{'total':>8}: " + ", ".join(f"{n} {total[n]}" for n in ("tests", *COUNTERS)))
     lost = total["rows_lost"] + total["rows_duplicated"] + total["pushes_sent_twice"]
-    write("verdict: " + ("nothing lost, duplicated or sent twice" if lost == 0 else "FAILURES"))
+    failed = len(terminalreporter.stats.get("failed", []))
+    if lost == 0 and failed == 0:
+        write("verdict: nothing lost, duplicated or sent twice")
+    else:  # a failed test may have stopped before it could count what went wrong
+        write(f"verdict: FAILURES ({failed} failed tests; {lost} rows or pushes wrong)")
