@@ -92,7 +92,7 @@ def check_base_url(url: str, variable: str) -> str:
     except ValueError:  # e.g. an unclosed IPv6 bracket
         host = None
     if not host or parts.scheme not in {"http", "https"}:
-        shown = re.sub(r"//[^/@]*@", "//***@", url)  # a user:password part is never echoed
+        shown = re.sub(r"//[^/?#]*@", "//***@", url)  # a user:password part is never echoed
         raise ConfigError(
             f"{variable}={shown!r} is not an http(s) URL, e.g. https://api.voucherify.io"
         )
@@ -338,7 +338,8 @@ class ApiClient:
         ) as exc:
             if not self._answered and _could_not_connect(exc):
                 # Never reached at all: a wrong base URL, not a passing fault.
-                host = urlsplit(self.base_url).netloc
+                parts = urlsplit(self.base_url)  # host and port only: never a user:password
+                host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
                 raise ApiError(
                     self.platform, method, path, None,
                     f"cannot connect to {host} ({type(exc).__name__}); check {self.base_url_name}",

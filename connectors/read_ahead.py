@@ -12,13 +12,14 @@ _END = object()
 
 
 def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Yield `items`, produced by a background thread up to `depth` items ahead.
+    """Yield `items`, produced by a background thread ahead of the consumer.
 
     A sequential stream otherwise waits for each page while it writes the previous ones; with
-    this the next pages are already being fetched. Items arrive in order; an exception raised by
-    the source is raised here, after the items before it. When the consumer stops early (an
-    error, or it breaks out), the source stops at its next item and its thread is joined, so no
-    request outlives the caller.
+    this the next pages are already being fetched: `depth` wait in the queue and one more in the
+    producer's hands. Items arrive in order; an exception raised by the source is raised here,
+    after the items before it. Closing the generator (wrap it in `contextlib.closing`, so an
+    error in the consumer closes it at once) stops the source at its next item and joins its
+    thread, after the request in flight, so no request outlives the caller.
     """
     queue: Queue[tuple[object, BaseException | None]] = Queue(maxsize=depth)
     stopped = threading.Event()

@@ -61,7 +61,7 @@ def display_url(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
-        return re.sub(r"(://[^/@:]*:)[^@/]*@", r"\1***@", url)
+        return re.sub(r"(://[^/@:]*:)[^/?#]*@", r"\1***@", url)  # up to the last @
 
 
 def warehouse_error(error: Exception, url: str, doing: str) -> WarehouseError:

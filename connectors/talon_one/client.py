@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from connectors.cursor import parse_instant
 from connectors.http import (
     ApiClient,
     ConfigError,
@@ -171,18 +172,8 @@ def _by_id(record: dict[str, Any]) -> Any:
 
 
 def _newest_first(record: dict[str, Any]) -> Any:
-    # ISO instants in the API's one format sort as text; negating the id keeps one direction.
-    return (_Descending(record["created"]), -record["id"])
-
-
-class _Descending(str):
-    """Text that sorts backwards."""
-
-    def __lt__(self, other: str) -> bool:
-        return str.__gt__(self, other)
-
-    def __gt__(self, other: str) -> bool:
-        return str.__lt__(self, other)
+    # Compared as instants: text would misorder `…:00Z` and `…:00.5Z` (trimmed fractions).
+    return (-parse_instant(record["created"]).timestamp(), -record["id"])
 
 
 def window_params(start: str | None, end: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -113,9 +114,10 @@ def _program_wide(
             continue
         start, end, commit = window
         # The next pages are fetched while earlier ones are written.
-        pages = read_ahead(api.program_transactions(management, program.id, start, end, page_size))
         cursor = {(TRANSACTIONS.name, partition): end} if commit else None
-        _write_window(warehouse, report, pages, synced_at, cursor)
+        source = api.program_transactions(management, program.id, start, end, page_size)
+        with closing(read_ahead(source)) as pages:
+            _write_window(warehouse, report, pages, synced_at, cursor)
         log.info("%s: program %s read up to %s", TRANSACTIONS.name, program.id, end)
 
 

@@ -6,6 +6,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from typing import Any
@@ -146,12 +147,13 @@ def sync_customers(
             log.info("%s: %d rows written, up to %s", CUSTOMERS.name, report.written, cursor)
 
         # Pages are fetched ahead while earlier ones are written.
-        for records, complete in read_ahead(walk_customers(client, after, before)):
-            pending.extend(_rows(CUSTOMERS, records, started))
-            if complete is not None:
-                cursor = complete
-                if len(pending) >= WRITE_ROWS:  # only where every row up to `cursor` is read
-                    flush()
+        with closing(read_ahead(walk_customers(client, after, before))) as pages:
+            for records, complete in pages:
+                pending.extend(_rows(CUSTOMERS, records, started))
+                if complete is not None:
+                    cursor = complete
+                    if len(pending) >= WRITE_ROWS:  # only where every row up to `cursor` is read
+                        flush()
         if pending:
             flush()
         if window is None and cursor is not None:
@@ -175,6 +177,17 @@ def _changed_customers(
     return [row["id"] for row in rows], format_instant(newest) if newest else watermark
 
 
+@contextmanager
+def _fetch_pool(concurrency: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that, on an error, drops the fetches not yet started instead of running
+    them (up to PREFETCH batches of requests that would only spend the rate budget)."""
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def _fan_out(
     client: ApiClient,
     warehouse: Warehouse,
@@ -189,7 +202,7 @@ def _fan_out(
     synced_at = signpost()
     with _measured(stream, client, warehouse) as report:
         cursors = warehouse.read_cursors(stream.name)
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        with _fetch_pool(concurrency) as pool:
             batches = [
                 customer_ids[start : start + FAN_OUT_BATCH]
                 for start in range(0, len(customer_ids), FAN_OUT_BATCH)
@@ -285,18 +298,19 @@ def sync_loyalty_transactions(client: ApiClient, warehouse: Warehouse) -> SyncRe
             campaign_id = campaign["id"]
             report.entities += 1
             pending: list[dict] = []
-            pages = read_ahead(
-                api.loyalty_transactions(client, campaign_id, cursors.get(campaign_id))
-            )
-            for records in chain(pages, [[]]):  # the empty page at the end flushes the rest
-                for row in _rows(stream, records, synced_at):
-                    row["campaign_id"] = row["campaign_id"] or campaign_id
-                    pending.append(row)
-                if pending and (len(pending) >= WRITE_ROWS or not records):
-                    cursor = {(stream.name, campaign_id): pending[-1]["id"]}
-                    result = warehouse.write_batch(stream.name, stream.primary_key, pending, cursor)
-                    report.add(result.inserted, result.updated)
-                    pending = []
+            source = api.loyalty_transactions(client, campaign_id, cursors.get(campaign_id))
+            with closing(read_ahead(source)) as pages:
+                for records in chain(pages, [[]]):  # the empty page at the end flushes the rest
+                    for row in _rows(stream, records, synced_at):
+                        row["campaign_id"] = row["campaign_id"] or campaign_id
+                        pending.append(row)
+                    if pending and (len(pending) >= WRITE_ROWS or not records):
+                        cursor = {(stream.name, campaign_id): pending[-1]["id"]}
+                        result = warehouse.write_batch(
+                            stream.name, stream.primary_key, pending, cursor
+                        )
+                        report.add(result.inserted, result.updated)
+                        pending = []
             log.info("%s: campaign %s read, %d rows", stream.name, campaign_id, report.written)
         # The stream-wide entry marks the last complete run (cursors are per campaign).
         run_mark = {(stream.name, WHOLE_STREAM): format_instant(synced_at)}

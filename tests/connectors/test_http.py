@@ -69,11 +69,12 @@ def test_retries_give_up_with_a_clear_error(sandbox, voucherify_admin) -> None:
     assert client.counters.requests == 3
 
 
-def test_unreachable_server_fails_at_once_naming_the_host_but_no_secret() -> None:
-    client = ApiClient("voucherify", "http://127.0.0.1:9", {"X-App-Token": "t0k3n"})
-    with pytest.raises(ApiError, match=r"cannot connect to 127\.0\.0\.1:9") as raised:
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:9", "http://proxyuser:pr0xy@127.0.0.1:9"])
+def test_unreachable_server_fails_at_once_naming_the_host_but_no_secret(base_url: str) -> None:
+    client = ApiClient("voucherify", base_url, {"X-App-Token": "t0k3n"})
+    with pytest.raises(ApiError, match=r"cannot connect to 127\.0\.0\.1:9 ") as raised:
         client.get_json("/v1/customers")
-    assert "t0k3n" not in str(raised.value)
+    assert "t0k3n" not in str(raised.value) and "pr0xy" not in str(raised.value)
     assert client.counters.requests == 1  # a server that never answered is not retried
 
 

@@ -30,3 +30,29 @@ def test_path_values_are_url_encoded() -> None:
     assert path == "/v1/loyalty_programs/103/cards/a%25b%2Bc%40d/transactions"
     profile = api.endpoint(api.ENTITY_TRANSACTIONS["profile"], programId=1, entityId="tö/1")
     assert profile == "/v1/loyalty_programs/1/profile/t%C3%B6%2F1/transactions"
+
+
+class _Ledger:
+    """A program ledger served newest first in pages, as the Management API lists it."""
+
+    def __init__(self, created: list[str]) -> None:
+        self.records = [{"id": 100 - n, "created": at} for n, at in enumerate(created)]
+
+    def get_json(self, path: str, params: dict) -> dict:
+        page = self.records[params["skip"] : params["skip"] + params["pageSize"]]
+        return {"data": page, "hasMore": params["skip"] + len(page) < len(self.records)}
+
+
+def test_transactions_whose_instants_trim_their_fractions_are_all_read_once() -> None:
+    # Newest first. As text, "…:01Z" sorts after "…:01.5Z" though it is earlier.
+    created = [
+        "2025-01-01T00:00:02Z",
+        "2025-01-01T00:00:01.5Z",
+        "2025-01-01T00:00:01Z",
+        "2025-01-01T00:00:00.25Z",
+        "2025-01-01T00:00:00Z",
+    ]
+    ledger = _Ledger(created)
+    pages = api.program_transactions(ledger, 1, None, "2025-01-02T00:00:00Z", page_size=2)
+    read = [record["created"] for page in pages for record in page]
+    assert read == created
