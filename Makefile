@@ -40,7 +40,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	touch $@
 
 BENCH_CUSTOMERS ?= 100000
-bench: $(VENV)/.installed-bench  ## every benchmark of bench/ at BENCH_CUSTOMERS, then a summary (bench/RESULTS.md)
+bench: $(VENV)/.installed-bench  ## bench/suite.py: sandbox, scale, rate limit, peers, push at BENCH_CUSTOMERS (bench/RESULTS.md)
 	$(BIN)/python bench/suite.py --customers $(BENCH_CUSTOMERS)
 
 lock:  ## re-pin constraints.txt from the current .venv
