@@ -54,9 +54,9 @@ def admin(base_url: str, path: str, payload: Any = None, timeout: float = 600) -
     return response.json()
 
 
-def sandbox_rss_mb(process_pid: int) -> float:
-    """Peak RSS (VmHWM) of another process, in MiB."""
-    for line in Path(f"/proc/{process_pid}/status").read_text().splitlines():
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Peak resident memory (VmHWM) of a process, this one by default, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("VmHWM not found")
@@ -119,8 +119,3 @@ def duckdb_sizes(path: str | Path, tables: list[str]) -> dict[str, Any]:
             ).fetchone()[0]
             per_table[table] = int(blocks) * int(block_size)
     return {"file_bytes": file_bytes, "table_bytes_estimate": per_table}
-
-
-def mib(value: float) -> str:
-    """Bytes as MiB with one decimal."""
-    return f"{value / 2**20:,.1f} MiB"

@@ -27,10 +27,10 @@ from harness import (
     VOUCHERIFY_AUTH,
     admin,
     child_entry,
+    peak_rss_mb,
     run_child,
     sandbox,
 )
-from pull import peak_rss_mb
 
 TABLES = {  # stream -> (promosync table, dlt table, truth collection, key in the truth)
     "voucherify_customers": ("main.voucherify_customers", "dlt_peer.customers", "customers"),

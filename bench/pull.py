@@ -15,8 +15,6 @@ import argparse
 import json
 import math
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -25,19 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
-from sandbox.server import spawn
-
-ROOT = Path(__file__).resolve().parents[1]
-AUTH = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-app-token"}
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process (VmHWM), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("VmHWM not found")
+from harness import VOUCHERIFY_AUTH as AUTH
+from harness import child_entry, peak_rss_mb, run_child, sandbox
 
 
 def cpu_seconds() -> float:
@@ -46,14 +33,15 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_sync(url: str, warehouse_url: str, concurrency: int, log_path: Path) -> dict:
+def run_sync(job: dict[str, Any]) -> dict:
     """Child: sync the four streams from empty, recording each request's stream and URL."""
+    url, concurrency, log_path = job["url"], job["concurrency"], Path(job["log"])
     from connectors.voucherify import sync
     from connectors.voucherify.client import voucherify_client
     from connectors.warehouse import Warehouse
 
     client = voucherify_client(url, AUTH["X-App-Id"], AUTH["X-App-Token"])
-    warehouse = Warehouse(warehouse_url)
+    warehouse = Warehouse(job["warehouse"])
     warehouse.create_tables()
     sent: list[tuple[str, str, dict | None]] = []
     stream = ["customers"]
@@ -86,15 +74,15 @@ def run_sync(url: str, warehouse_url: str, concurrency: int, log_path: Path) -> 
     return {"seconds": seconds, "cpu": cpu, "streams": reports, "peak_rss_mb": peak_rss_mb()}
 
 
-def run_bare(url: str, concurrency: int, log_path: Path, environment_once: bool) -> dict:
+def run_bare(job: dict[str, Any]) -> dict:
     """Child: replay the sync's requests, same order and concurrency, discarding the bodies.
 
     With `environment_once` the session reads the proxy settings once, as promosync's does
     (requests otherwise re-reads them on every request): the tighter floor.
     """
-    sent = json.loads(log_path.read_text())
+    concurrency, sent = job["concurrency"], json.loads(Path(job["log"]).read_text())
     session = requests.Session()
-    if environment_once:
+    if job["environment_once"]:
         session.trust_env = False
     adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
     session.mount("http://", adapter)
@@ -150,27 +138,6 @@ def minimum_requests(url: str) -> dict[str, int]:
     }
 
 
-def child(mode: str, args: list[str], deadline: float) -> dict:
-    """Run this script in `mode` in a fresh process; its last stdout line is its JSON result."""
-    out = subprocess.run(
-        [sys.executable, __file__, mode, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=deadline,
-        check=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def start_sandbox(customers: int) -> tuple[subprocess.Popen[str], str]:
-    """Start `promosync sandbox` with the rate limit off; return it and its Voucherify URL."""
-    process, urls = spawn(
-        "--customers", str(customers), "--voucherify-requests-per-minute", "0", quiet=True
-    )
-    return process, urls["VOUCHERIFY_BASE_URL"]
-
-
 def main() -> None:
     """Start the sandbox, sync, replay bare, print the figures and a RESULTS.md row."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -185,23 +152,17 @@ def main() -> None:
     )
     options = parser.parse_args()
 
-    sandbox, url = start_sandbox(options.customers)
-    try:
-        requests.get(f"{url}/v1/customers", headers=AUTH, timeout=300).raise_for_status()
+    options_ = ("--customers", str(options.customers), "--voucherify-requests-per-minute", "0")
+    with sandbox(*options_) as urls, tempfile.TemporaryDirectory() as folder:
+        url = urls["VOUCHERIFY_BASE_URL"]
         faults = {"latency_ms": options.latency_ms}
         requests.put(f"{url}/_sandbox/faults", json=faults, timeout=60).raise_for_status()
-        with tempfile.TemporaryDirectory() as folder:
-            log = Path(folder) / "requests.json"
-            common = [url, str(options.concurrency), str(log)]
-            synced = child(
-                "--sync", [f"duckdb:///{folder}/bench.duckdb", *common], options.deadline
-            )
-            bare = child("--bare", [*common, "plain"], options.deadline)
-            tight = child("--bare", [*common, "environment-once"], options.deadline)
+        job = {"url": url, "concurrency": options.concurrency, "log": f"{folder}/requests.json"}
+        warehouse = f"duckdb:///{folder}/bench.duckdb"
+        synced = run_child(__file__, "sync", {**job, "warehouse": warehouse}, options.deadline)
+        bare = run_child(__file__, "bare", {**job, "environment_once": False}, options.deadline)
+        tight = run_child(__file__, "bare", {**job, "environment_once": True}, options.deadline)
         minimum = minimum_requests(url)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=60)
 
     rows = sum(s["rows"] for s in synced["streams"].values())
     result = {
@@ -229,14 +190,5 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("--sync", "--bare"):
-        sys.path.insert(0, str(ROOT))
-        mode, rest = sys.argv[1], sys.argv[2:]
-        if mode == "--sync":
-            print(json.dumps(run_sync(rest[1], rest[0], int(rest[2]), Path(rest[3]))))
-        else:
-            once = rest[3] == "environment-once"
-            print(json.dumps(run_bare(rest[0], int(rest[1]), Path(rest[2]), once)))
-    else:
-        main()
+if __name__ == "__main__" and not child_entry({"sync": run_sync, "bare": run_bare}):
+    main()

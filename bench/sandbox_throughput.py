@@ -12,9 +12,9 @@ import argparse
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import requests
+from harness import peak_rss_mb
 
 from sandbox.server import spawn
 
@@ -30,14 +30,6 @@ def start(customers: int) -> tuple[subprocess.Popen[str], str, float]:
     url = urls["VOUCHERIFY_BASE_URL"]
     requests.get(f"{url}/v1/customers", headers=AUTH, timeout=60).raise_for_status()
     return process, url, time.monotonic() - started
-
-
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory of a process (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("VmHWM not found")
 
 
 def page_throughput(url: str, seconds: float, clients: int) -> tuple[int, float]:

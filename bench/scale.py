@@ -29,11 +29,12 @@ from harness import (
     admin,
     child_entry,
     duckdb_sizes,
+    peak_rss_mb,
     reset_peak_rss,
     run_child,
     sandbox,
 )
-from pull import minimum_requests, peak_rss_mb
+from pull import minimum_requests
 
 TALON_PAGE = 1000
 TABLES = {
