@@ -236,12 +236,13 @@ def talon_one_cursors_backed(admin: ApiSession, warehouse: Warehouse) -> Verdict
     return verdict
 
 
-def applied_twice(admin: ApiSession) -> Counter[tuple[str, str]]:
-    """Voucherify rows an async action applied more than once, per (action type, source_id)."""
-    applied = Counter(
-        (row["type"], row["source_id"]) for row in admin.get("/_sandbox/truth/applied_rows").json()
-    )
-    return Counter({key: n - 1 for key, n in applied.items() if n > 1})
+def applied_rows(admin: ApiSession, expected: Counter[str]) -> tuple[Counter[str], int, int]:
+    """Voucherify rows async actions applied, per source_id; and how many more and fewer times
+    than `expected` (rows applied twice, rows never applied)."""
+    applied = Counter(r["source_id"] for r in admin.get("/_sandbox/truth/applied_rows").json())
+    twice = sum(max(0, applied[key] - n) for key, n in expected.items())
+    lost = sum(max(0, n - applied[key]) for key, n in expected.items())
+    return applied, twice, lost
 
 
 def empty(warehouse: Warehouse) -> None:

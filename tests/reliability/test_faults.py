@@ -135,11 +135,7 @@ def test_voucherify_push_under_faults_never_applies_a_row_twice(
     voucherify_admin.put("/_sandbox/faults", json={}).raise_for_status()
     runs.push_voucherify(sandbox.voucherify_url, warehouse.url)
     assert injected(voucherify_admin) > 0 or "latency_ms" in faults
-    applied = Counter(
-        r["source_id"] for r in voucherify_admin.get("/_sandbox/truth/applied_rows").json()
-    )
-    twice = sum(max(0, applied[k] - n) for k, n in expected.items())
-    lost = sum(max(0, n - applied[k]) for k, n in expected.items())
+    applied, twice, lost = checks.applied_rows(voucherify_admin, expected)
     tally.add(trials=1, rows_lost=lost, pushes_sent_twice=twice)
     assert (twice, lost) == (0, 0), (
         f"seed {seed}, faults {faults}: {twice} row(s) applied twice, {lost} never;"

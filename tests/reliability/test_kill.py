@@ -184,11 +184,7 @@ def test_voucherify_push_killed_at_random_moments_never_applies_a_row_twice(
 
     def verify(trial: Trial) -> None:
         run_to_completion(runs.push_voucherify, url, warehouse)
-        applied = Counter(
-            r["source_id"] for r in voucherify_admin.get("/_sandbox/truth/applied_rows").json()
-        )
-        twice = sum(max(0, applied[key] - n) for key, n in expected.items())
-        lost = sum(max(0, n - applied[key]) for key, n in expected.items())
+        applied, twice, lost = checks.applied_rows(voucherify_admin, expected)
         strangers = set(applied) - set(expected)
         # `lost` is a final status too: an intent the kill kept from being sent, sent again.
         open_jobs = warehouse.query(
