@@ -245,15 +245,21 @@ def applied_rows(admin: ApiSession, expected: Counter[str]) -> tuple[Counter[str
     return applied, twice, lost
 
 
-def empty(warehouse: Warehouse) -> None:
-    """Delete every row, cursors and push ledger included, so the next trial starts from nothing."""
-    tables = warehouse.query(
+def tables(warehouse: Warehouse) -> list[str]:
+    """The names of the warehouse's tables (not its views)."""
+    rows = warehouse.query(
         "SELECT table_name FROM information_schema.tables"
         " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
     )
+    return [row["table_name"] for row in rows]
+
+
+def empty(warehouse: Warehouse) -> None:
+    """Delete every row, cursors and push ledger included, so the next trial starts from nothing."""
+    names = tables(warehouse)
     with warehouse.engine.begin() as conn:
-        for row in tables:
-            conn.execute(sa.text(f'DELETE FROM "{row["table_name"]}"'))
+        for name in names:
+            conn.execute(sa.text(f'DELETE FROM "{name}"'))
     warehouse.dispose()  # a DuckDB file admits one writing process at a time
 
 

@@ -22,6 +22,7 @@ from connectors.talon_one.client import TalonOne, talon_one_client
 from connectors.voucherify import sync
 from connectors.voucherify.client import voucherify_client
 from connectors.warehouse import Warehouse, WarehouseError
+from tests.reliability import checks
 
 LOGIN_PAGE = b"<!doctype html><html><head><title>Sign in to the proxy</title></head></html>"
 BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
@@ -70,16 +71,12 @@ class Tamper(HTTPAdapter):
 
 def contents(warehouse: Warehouse) -> dict[str, list[tuple[str, ...]]]:
     """Every row of every table, as text, sorted: equal before and after means nothing moved."""
-    tables = warehouse.query(
-        "SELECT table_name FROM information_schema.tables"
-        " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-    )
     return {
-        row["table_name"]: sorted(
+        name: sorted(
             tuple(map(str, record.values()))
-            for record in warehouse.query(f'SELECT * FROM "{row["table_name"]}"')
+            for record in warehouse.query(f'SELECT * FROM "{name}"')
         )
-        for row in tables
+        for name in checks.tables(warehouse)
     }
 
 
