@@ -62,6 +62,27 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError("VmHWM not found")
 
 
+def record_requests(
+    session: requests.Session, sent: list[tuple[str, str, Any]], label: Callable[[], str]
+) -> None:
+    """Append (label(), URL, params) of every request `session` sends to `sent`: the log a floor
+    replays."""
+    send = session.request
+
+    def recording(method: str, target: str, **kwargs: Any) -> requests.Response:
+        sent.append((label(), target, kwargs.get("params")))
+        return send(method, target, **kwargs)
+
+    session.request = recording  # type: ignore[method-assign]
+
+
+def fetch_and_discard(session: requests.Session, target: str, params: Any) -> None:
+    """One request of a floor: the body read in full, as a sync reads it, then dropped."""
+    response = session.get(target, params=params, timeout=(5, 120))
+    response.raise_for_status()
+    response.content  # noqa: B018
+
+
 def reset_peak_rss() -> bool:
     """Reset this process's VmHWM to its current RSS (Linux `clear_refs` 5); False if refused."""
     try:

@@ -27,7 +27,9 @@ from harness import (
     VOUCHERIFY_AUTH,
     admin,
     child_entry,
+    fetch_and_discard,
     peak_rss_mb,
+    record_requests,
     run_child,
     sandbox,
 )
@@ -61,13 +63,7 @@ def run_promosync(job: dict[str, Any]) -> dict[str, Any]:
         ("voucherify_customers", voucherify.session),
         ("talon_one_loyalty_transactions", talon_one.management.session),
     ):
-        send = session.request
-
-        def recording(method: str, target: str, _name=name, _send=send, **kwargs: Any) -> Any:
-            sent.append((_name, target, kwargs.get("params")))
-            return _send(method, target, **kwargs)
-
-        session.request = recording
+        record_requests(session, sent, lambda name=name: name)
     warehouse = Warehouse(job["warehouse"])
     warehouse.create_tables()
     steps = {
@@ -105,9 +101,7 @@ def run_floor(job: dict[str, Any]) -> dict[str, Any]:
         calls = [(target, params) for stream, target, params in sent if stream == name]
         begun = time.monotonic()
         for target, params in calls:
-            response = sessions[name].get(target, params=params, timeout=(5, 120))
-            response.raise_for_status()
-            response.content  # noqa: B018 - read the body in full, as a sync does
+            fetch_and_discard(sessions[name], target, params)
         streams[name] = {"seconds": round(time.monotonic() - begun, 3), "requests": len(calls)}
     seconds = round(time.monotonic() - started, 2)
     return {"seconds": seconds, "streams": streams, "peak_rss_mb": round(peak_rss_mb())}

@@ -24,7 +24,14 @@ from typing import Any
 
 import requests
 from harness import VOUCHERIFY_AUTH as AUTH
-from harness import child_entry, peak_rss_mb, run_child, sandbox
+from harness import (
+    child_entry,
+    fetch_and_discard,
+    peak_rss_mb,
+    record_requests,
+    run_child,
+    sandbox,
+)
 
 
 def cpu_seconds() -> float:
@@ -45,13 +52,7 @@ def run_sync(job: dict[str, Any]) -> dict:
     warehouse.create_tables()
     sent: list[tuple[str, str, dict | None]] = []
     stream = ["customers"]
-    send = client.session.request
-
-    def recording(method: str, target: str, **kwargs: Any) -> requests.Response:
-        sent.append((stream[0], target, kwargs.get("params")))
-        return send(method, target, **kwargs)
-
-    client.session.request = recording
+    record_requests(client.session, sent, lambda: stream[0])
     steps = [
         ("customers", lambda: sync.sync_customers(client, warehouse)),
         ("activities", lambda: sync.sync_activities(client, warehouse, concurrency=concurrency)),
@@ -88,11 +89,6 @@ def run_bare(job: dict[str, Any]) -> dict:
     session.mount("http://", adapter)
     session.headers.update(AUTH)
 
-    def fetch(target: str, params: dict | None) -> None:
-        response = session.get(target, params=params, timeout=(5, 60))
-        response.raise_for_status()
-        response.content  # noqa: B018 - read the body in full, as the sync does
-
     started, cpu_before = time.monotonic(), cpu_seconds()
     for stream in ("customers", "activities", "segments", "loyalty"):
         calls = [(target, params) for name, target, params in sent if name == stream]
@@ -106,13 +102,13 @@ def run_bare(job: dict[str, Any]) -> dict:
 
             def visit(item: tuple[str, list]) -> None:
                 for params in item[1]:
-                    fetch(item[0], params)
+                    fetch_and_discard(session, item[0], params)
 
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
                 list(pool.map(visit, per_customer.items()))
         else:
             for target, params in calls:
-                fetch(target, params)
+                fetch_and_discard(session, target, params)
     seconds = time.monotonic() - started
     return {"seconds": seconds, "cpu": cpu_seconds() - cpu_before, "requests": len(sent)}
 
