@@ -239,7 +239,8 @@ def _fan_out(
                     "%s: %d of %d customers visited, %d rows written",
                     stream.name, report.entities, len(customer_ids), report.written,
                 )  # fmt: skip
-        warehouse.write_batch(stream.name, stream.primary_key, [], {(stream.name, ""): watermark})
+        watermark_cursor = {(stream.name, WHOLE_STREAM): watermark}
+        warehouse.write_batch(stream.name, stream.primary_key, [], watermark_cursor)
         report.cursor_after = watermark
     return report
 
