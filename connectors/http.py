@@ -336,7 +336,8 @@ class ApiClient:
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:
-            if not self._answered and _could_not_connect(exc):
+            never_sent = _could_not_connect(exc)  # the request cannot have been acted on
+            if not self._answered and never_sent:
                 # Never reached at all: a wrong base URL, not a passing fault.
                 parts = urlsplit(self.base_url)  # host and port only: never a user:password
                 host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
@@ -346,7 +347,7 @@ class ApiClient:
                 ) from None  # fmt: skip
             # Only the exception's class: its text may hold the full URL.
             raise RetriableError(
-                f"connection failed ({type(exc).__name__})", uncertain=not _could_not_connect(exc)
+                f"connection failed ({type(exc).__name__})", uncertain=not never_sent
             ) from None
         self._answered = True
         self._observe_rate_headers(response)
