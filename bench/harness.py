@@ -62,23 +62,29 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError("VmHWM not found")
 
 
-def record_requests(
-    session: requests.Session, sent: list[tuple[str, str, Any]], label: Callable[[], str]
-) -> None:
-    """Append (label(), URL, params) of every request `session` sends to `sent`: the log a floor
-    replays."""
-    send = session.request
+def tap(client: Any, seen: Callable[[str, str, bytes | None, float, Any], None]) -> None:
+    """Call `seen(method, url, body, sent_at, response)` after each answer `client` receives
+    (an `ApiClient`: its transport is wrapped)."""
+    send = client.transport
 
-    def recording(method: str, target: str, **kwargs: Any) -> requests.Response:
-        sent.append((label(), target, kwargs.get("params")))
-        return send(method, target, **kwargs)
+    def tapped(method: str, url: str, body: bytes | None, headers: Any) -> Any:
+        sent_at = time.monotonic()
+        response = send(method, url, body, headers)
+        seen(method, url, body, sent_at, response)
+        return response
 
-    session.request = recording  # type: ignore[method-assign]
+    client.transport = tapped
 
 
-def fetch_and_discard(session: requests.Session, target: str, params: Any) -> None:
+def record_requests(client: Any, sent: list[tuple[str, str]], label: Callable[[], str]) -> None:
+    """Append (label(), URL with its query) of every request `client` sends to `sent`: the log a
+    floor replays."""
+    tap(client, lambda method, url, *_: sent.append((label(), url)))
+
+
+def fetch_and_discard(session: requests.Session, url: str) -> None:
     """One request of a floor: the body read in full, as a sync reads it, then dropped."""
-    response = session.get(target, params=params, timeout=(5, 120))
+    response = session.get(url, timeout=(5, 120))
     response.raise_for_status()
     response.content  # noqa: B018
 

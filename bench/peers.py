@@ -58,12 +58,12 @@ def run_promosync(job: dict[str, Any]) -> dict[str, Any]:
     talon_one = talon_one_client(
         job["talon_one_url"], TALON_ONE_KEY, TALON_ONE_MANAGEMENT_KEY, management_per_second=None
     )
-    sent: list[tuple[str, str, Any]] = []
-    for name, session in (
-        ("voucherify_customers", voucherify.session),
-        ("talon_one_loyalty_transactions", talon_one.management.session),
+    sent: list[tuple[str, str]] = []
+    for name, client in (
+        ("voucherify_customers", voucherify),
+        ("talon_one_loyalty_transactions", talon_one.management),
     ):
-        record_requests(session, sent, lambda name=name: name)
+        record_requests(client, sent, lambda name=name: name)
     warehouse = Warehouse(job["warehouse"])
     warehouse.create_tables()
     steps = {
@@ -98,10 +98,10 @@ def run_floor(job: dict[str, Any]) -> dict[str, Any]:
     streams: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     for name in headers:
-        calls = [(target, params) for stream, target, params in sent if stream == name]
+        calls = [url for stream, url in sent if stream == name]
         begun = time.monotonic()
-        for target, params in calls:
-            fetch_and_discard(sessions[name], target, params)
+        for url in calls:
+            fetch_and_discard(sessions[name], url)
         streams[name] = {"seconds": round(time.monotonic() - begun, 3), "requests": len(calls)}
     seconds = round(time.monotonic() - started, 2)
     return {"seconds": seconds, "streams": streams, "peak_rss_mb": round(peak_rss_mb())}

@@ -4,8 +4,8 @@ Run with `.venv/bin/python bench/pull.py [--customers 100000] [--concurrency 4]`
 recorded by hand in bench/RESULTS.md under "## Pull". The sandbox runs as `promosync sandbox` in
 its own process, the sync in another (so its peak RSS is its own) and records every URL it sends;
 a third process then replays exactly those URLs with the same concurrency and discards the bodies
-(a plain `requests.Session`), and a fourth does the same with the session reading its proxy
-settings once, as promosync's does: the tighter floor.
+(a plain `requests.Session`, the loop anyone would write), and a fourth does the same through
+promosync's own transport (urllib3 pools, `connectors.http.PooledTransport`): the tighter floor.
 Every child process has a deadline, and the sandbox is stopped at the end, whatever happens.
 """
 
@@ -50,9 +50,9 @@ def run_sync(job: dict[str, Any]) -> dict:
     client = voucherify_client(url, AUTH["X-App-Id"], AUTH["X-App-Token"])
     warehouse = Warehouse(job["warehouse"])
     warehouse.create_tables()
-    sent: list[tuple[str, str, dict | None]] = []
+    sent: list[tuple[str, str]] = []
     stream = ["customers"]
-    record_requests(client.session, sent, lambda: stream[0])
+    record_requests(client, sent, lambda: stream[0])
     steps = [
         ("customers", lambda: sync.sync_customers(client, warehouse)),
         ("activities", lambda: sync.sync_activities(client, warehouse, concurrency=concurrency)),
@@ -78,37 +78,45 @@ def run_sync(job: dict[str, Any]) -> dict:
 def run_bare(job: dict[str, Any]) -> dict:
     """Child: replay the sync's requests, same order and concurrency, discarding the bodies.
 
-    With `environment_once` the session reads the proxy settings once, as promosync's does
-    (requests otherwise re-reads them on every request): the tighter floor.
+    `transport` "requests" is the loop anyone would write, a plain `requests.Session`;
+    "promosync" sends through promosync's own transport (urllib3 pools): the tighter floor.
     """
     concurrency, sent = job["concurrency"], json.loads(Path(job["log"]).read_text())
-    session = requests.Session()
-    if job["environment_once"]:
-        session.trust_env = False
-    adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
-    session.mount("http://", adapter)
-    session.headers.update(AUTH)
+    if job["transport"] == "promosync":
+        from connectors.http import PooledTransport
+
+        transport = PooledTransport(job["url"], (5, 120), 16)
+        headers = {**AUTH, "User-Agent": "promosync"}
+
+        def fetch(url: str) -> None:
+            response = transport("GET", url, None, headers)
+            assert response.status_code == 200, response.status_code
+    else:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
+        session.mount("http://", adapter)
+        session.headers.update(AUTH)
+
+        def fetch(url: str) -> None:
+            fetch_and_discard(session, url)
 
     started, cpu_before = time.monotonic(), cpu_seconds()
     for stream in ("customers", "activities", "segments", "loyalty"):
-        calls = [(target, params) for name, target, params in sent if name == stream]
-        if stream in (
-            "activities",
-            "segments",
-        ):  # per customer: pages in order, customers fanned out
-            per_customer: dict[str, list] = {}
-            for target, params in calls:
-                per_customer.setdefault(target, []).append(params)
+        calls = [url for name, url in sent if name == stream]
+        if stream in ("activities", "segments"):  # per customer: pages in order, fanned out
+            per_customer: dict[str, list[str]] = {}
+            for url in calls:
+                per_customer.setdefault(url.split("?")[0], []).append(url)
 
-            def visit(item: tuple[str, list]) -> None:
-                for params in item[1]:
-                    fetch_and_discard(session, item[0], params)
+            def visit(pages: list[str]) -> None:
+                for url in pages:
+                    fetch(url)
 
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                list(pool.map(visit, per_customer.items()))
+                list(pool.map(visit, per_customer.values()))
         else:
-            for target, params in calls:
-                fetch_and_discard(session, target, params)
+            for url in calls:
+                fetch(url)
     seconds = time.monotonic() - started
     return {"seconds": seconds, "cpu": cpu_seconds() - cpu_before, "requests": len(sent)}
 
@@ -156,8 +164,8 @@ def main() -> None:
         job = {"url": url, "concurrency": options.concurrency, "log": f"{folder}/requests.json"}
         warehouse = f"duckdb:///{folder}/bench.duckdb"
         synced = run_child(__file__, "sync", {**job, "warehouse": warehouse}, options.deadline)
-        bare = run_child(__file__, "bare", {**job, "environment_once": False}, options.deadline)
-        tight = run_child(__file__, "bare", {**job, "environment_once": True}, options.deadline)
+        bare = run_child(__file__, "bare", {**job, "transport": "requests"}, options.deadline)
+        tight = run_child(__file__, "bare", {**job, "transport": "promosync"}, options.deadline)
         minimum = minimum_requests(url)
 
     rows = sum(s["rows"] for s in synced["streams"].values())
@@ -178,10 +186,10 @@ def main() -> None:
         "cpu_seconds": {
             "sync": round(synced["cpu"], 1),
             "bare": round(bare["cpu"], 1),
-            "bare_environment_once": round(tight["cpu"], 1),
+            "bare_same_transport": round(tight["cpu"], 1),
         },
-        "bare_environment_once_seconds": round(tight["seconds"], 1),
-        "ratio_to_environment_once": round(synced["seconds"] / tight["seconds"], 3),
+        "bare_same_transport_seconds": round(tight["seconds"], 1),
+        "ratio_to_same_transport": round(synced["seconds"] / tight["seconds"], 3),
     }
     print(json.dumps(result, indent=2))
 

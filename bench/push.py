@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness import (
     TALON_ONE_KEY,
@@ -26,6 +27,7 @@ from harness import (
     child_entry,
     run_child,
     sandbox,
+    tap,
 )
 
 
@@ -49,21 +51,19 @@ def fill_inputs(database: str, metadata_rows: int, profiles: int, seed: int) -> 
 
 
 class Traffic:
-    """Requests a session sent, by (method, route), with the bytes of their bodies."""
+    """Requests a client sent, by (method, route), with the bytes of their bodies."""
 
     def __init__(self) -> None:
         self.requests: Counter[str] = Counter()
         self.body_bytes: Counter[str] = Counter()
 
-    def hook(self, response: Any, *args: Any, **kwargs: Any) -> None:
-        """A `requests` response hook: count the request that produced `response`."""
-        sent = response.request
-        path = sent.path_url.split("?")[0]
+    def seen(self, method: str, url: str, body: bytes | None, *_: Any) -> None:
+        """Count one request (`harness.tap`'s callback)."""
+        path = urlsplit(url).path
         route = "/v1/async-actions/{id}" if path.startswith("/v1/async-actions/") else path
-        key = f"{sent.method} {route}"
-        body = sent.body or b""
+        key = f"{method} {route}"
         self.requests[key] += 1
-        self.body_bytes[key] += len(body.encode() if isinstance(body, str) else body)
+        self.body_bytes[key] += len(body or b"")
 
 
 def run_push(job: dict[str, Any]) -> dict[str, Any]:
@@ -86,17 +86,17 @@ def run_push(job: dict[str, Any]) -> dict[str, Any]:
     results = {}
     pushes = {
         "voucherify_metadata": (
-            voucherify.session,
+            voucherify,
             lambda: push(voucherify, warehouse, "metadata"),
         ),
         "talon_one_profiles": (
-            talon_one.integration.session,
+            talon_one.integration,
             lambda: push_profiles(talon_one, warehouse),
         ),
     }
-    for name, (session, run) in pushes.items():
+    for name, (client, run) in pushes.items():
         traffic = Traffic()
-        session.hooks["response"].append(traffic.hook)
+        tap(client, traffic.seen)
         started = time.monotonic()
         report = run()
         seconds = time.monotonic() - started

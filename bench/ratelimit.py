@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from typing import Any
 
-from harness import VOUCHERIFY_AUTH, admin, child_entry, run_child, sandbox
+from harness import VOUCHERIFY_AUTH, admin, child_entry, run_child, sandbox, tap
 
 
 def run_sync(job: dict[str, Any]) -> dict[str, Any]:
@@ -33,16 +32,12 @@ def run_sync(job: dict[str, Any]) -> dict[str, Any]:
         job["client_rpm"] or None,
     )
     answered: list[float] = []  # when each request that got a 2xx was sent
-    send = client.session.request
 
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        moment = time.monotonic()
-        response = send(*args, **kwargs)
+    def timed(method: str, url: str, body: Any, sent_at: float, response: Any) -> None:
         if response.status_code < 300:
-            answered.append(moment)
-        return response
+            answered.append(sent_at)
 
-    client.session.request = timed
+    tap(client, timed)
     warehouse = Warehouse(job["warehouse"])
     warehouse.create_tables()
     concurrency = job["concurrency"]

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
+import certifi
 import orjson
-import requests
+import requests.utils
 import urllib3
 from tenacity import (
     RetryCallState,
@@ -23,6 +25,7 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProxyError
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +178,68 @@ class RequestCounters:
     retries: int = 0
 
 
+@dataclass(slots=True)
+class Response:
+    """An answer, read in full: status, headers (case-insensitive), body, and its parsed JSON."""
+
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes
+    parsed_json: Any = None
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the charset the answer names (UTF-8 if none)."""
+        charset = re.search(r"charset=([\w-]+)", self.headers.get("Content-Type", ""))
+        return self.content.decode(charset.group(1) if charset else "utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+
+# Sends (method, URL, body, headers) once and returns the whole answer; a failure to connect or
+# to read raises urllib3's exception. Tests and benchmarks wrap `ApiClient.transport`.
+Transport = Callable[[str, str, bytes | None, Mapping[str, str]], Response]
+
+
+class PooledTransport:
+    """urllib3 keep-alive pools: no retries or redirects of its own (ApiClient decides those).
+
+    `requests` costs about twice the CPU per request (~700 against ~340 µs on the loopback
+    sandbox, bench/RESULTS.md "## Pull"), spent on cookies, hooks and settings merged per call
+    that an API client does not use. Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …) are read
+    once, for the base URL, as `requests` reads them; `REQUESTS_CA_BUNDLE` still names the CA
+    bundle (certifi's otherwise).
+    """
+
+    def __init__(self, base_url: str, timeout: tuple[float, float], pool_size: int) -> None:
+        options: dict[str, Any] = {
+            "maxsize": pool_size,
+            "timeout": urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where(),
+        }
+        proxies = requests.utils.get_environ_proxies(base_url)
+        proxy = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
+        if proxy:
+            auth = urlsplit(proxy)
+            if auth.username:
+                credentials = f"{unquote(auth.username)}:{unquote(auth.password or '')}"
+                options["proxy_headers"] = urllib3.make_headers(proxy_basic_auth=credentials)
+            self.pool: urllib3.PoolManager = urllib3.ProxyManager(proxy, **options)
+        else:
+            self.pool = urllib3.PoolManager(**options)
+
+    def __call__(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> Response:
+        answer = self.pool.urlopen(
+            method, url, body=body, headers=headers, retries=False, redirect=False
+        )
+        return Response(answer.status, answer.reason or "", answer.headers, answer.data)
+
+
 def _header_float(headers: Mapping[str, str], name: str) -> float | None:
     try:
         return float(headers[name])
@@ -182,11 +247,11 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
         return None
 
 
-def _is_json(response: requests.Response) -> bool:
+def _is_json(response: Response) -> bool:
     return "json" in response.headers.get("Content-Type", "")
 
 
-def _kind(response: requests.Response) -> str:
+def _kind(response: Response) -> str:
     """What a body is, for a message: its content type, and an HTML page's title."""
     kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
     title = re.search(rb"<title[^>]*>([^<]{1,80})", response.content[:4096], re.IGNORECASE)
@@ -196,11 +261,23 @@ def _kind(response: requests.Response) -> str:
 
 
 def _could_not_connect(exc: Exception) -> bool:
-    """True when no connection was made (refused, unknown host, connect timeout)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    """True when no connection was made (refused, unknown host, connect timeout), to the API or
+    to the proxy in front of it."""
+    if isinstance(exc, ProxyError):
+        exc = exc.original_error
+    return isinstance(exc, ConnectTimeoutError)  # NewConnectionError is one too
+
+
+def _dumps(value: Any) -> bytes:
+    """A JSON request body, encoded as `requests` encodes `json=` (NaN refused)."""
+    return json.dumps(value, allow_nan=False).encode()
+
+
+def _query(params: Mapping[str, Any] | None) -> str:
+    """`?a=1&b=x` from params, a list giving the key once per item, None values left out."""
+    if not params:
+        return ""
+    return "?" + urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
 
 
 class ApiClient:
@@ -235,17 +312,13 @@ class ApiClient:
         self._answered = False  # has the server ever answered?
         self._reached = False  # has the API itself (not a proxy or a web page) ever answered?
         self._counter_lock = threading.Lock()
-        self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update(headers)
-        self.session.headers["User-Agent"] = "promosync"
-        # requests re-reads the proxy variables on every request (a tenth of its CPU per request
-        # in bench/pull.py); they are read once, for this base URL, NO_PROXY included.
-        self.session.trust_env = False
-        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
+        self.headers = {
+            **headers,
+            "User-Agent": "promosync",
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+        }
+        self.transport: Transport = PooledTransport(self.base_url, timeout, pool_size)
 
     def _count(self, **increments: int) -> None:
         with self._counter_lock:
@@ -280,9 +353,15 @@ class ApiClient:
         *,
         expect_json: bool = False,
         repeatable: bool = True,
-        **kwargs: Any,
-    ) -> requests.Response:
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | str | None = None,
+        files: Mapping[str, tuple[str, bytes | str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
         """Send one request, retrying the retriable failures; raise ApiError on a fatal one.
+
+        The body is `json` (encoded here), `data` (sent as given) or `files` (multipart form).
 
         With `expect_json`, a body that is not JSON counts as a failure too: at the first contact
         it means the base URL leads somewhere else (fatal), later a proxy's hiccup (retried).
@@ -303,8 +382,18 @@ class ApiClient:
             before_sleep=lambda state: self._log_retry(method, path, state),
             reraise=True,
         )
+        url = self.base_url + path + _query(params)
+        extra = dict(headers or {})
+        body: bytes | None = None
+        if json is not None:
+            body, extra["Content-Type"] = _dumps(json), "application/json"
+        elif files is not None:
+            body, extra["Content-Type"] = urllib3.encode_multipart_formdata(files)
+        elif data is not None:
+            body = data.encode() if isinstance(data, str) else data
+        all_headers = {**self.headers, **extra} if extra else self.headers
         try:
-            return retrying(self._attempt, method, path, kwargs, expect_json)
+            return retrying(self._attempt, method, path, url, body, all_headers, expect_json)
         except RetriableError as exc:
             if not repeatable and exc.uncertain:
                 raise UncertainOutcome(
@@ -321,21 +410,20 @@ class ApiClient:
         return self.request("GET", path, expect_json=True, params=params).parsed_json
 
     def _attempt(
-        self, method: str, path: str, kwargs: dict[str, Any], expect_json: bool = False
-    ) -> requests.Response:
+        self,
+        method: str,
+        path: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        expect_json: bool,
+    ) -> Response:
         self.limiter.acquire()
         self._count(requests=1)
         try:
             # The body is read in full here, so a truncated one raises here too.
-            response = self.session.request(
-                method, self.base_url + path, timeout=self.timeout, **kwargs
-            )
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
+            response = self.transport(method, url, body, headers)
+        except (HTTPError, OSError) as exc:
             never_sent = _could_not_connect(exc)  # the request cannot have been acted on
             if not self._answered and never_sent:
                 # Never reached at all: a wrong base URL, not a passing fault.
@@ -365,12 +453,19 @@ class ApiClient:
             )
         if response.status_code >= 400:
             raise self._fatal(method, path, response)
+        if 300 <= response.status_code < 400:  # never followed: the credentials would go along
+            target = urlsplit(response.headers.get("Location", "")).hostname or "elsewhere"
+            raise UnexpectedAnswer(
+                self.platform, method, path,
+                self.scrub(f"it redirects to {target}; check {self.base_url_name}"),
+                response.status_code,
+            )  # fmt: skip
         if expect_json or (response.content and _is_json(response)):
             self._parse_json(method, path, response)
         self._reached = True
         return response
 
-    def _parse_json(self, method: str, path: str, response: requests.Response) -> None:
+    def _parse_json(self, method: str, path: str, response: Response) -> None:
         """Set `response.parsed_json`; a body that is not JSON is fatal before the API answered."""
         problem = None
         if not _is_json(response):
@@ -391,7 +486,7 @@ class ApiClient:
             )  # fmt: skip
         raise RetriableError(problem, response.status_code)
 
-    def _observe_rate_headers(self, response: requests.Response) -> None:
+    def _observe_rate_headers(self, response: Response) -> None:
         headers = response.headers
         remaining = _header_float(headers, "X-Rate-Limit-Remaining")
         reset_at = _header_float(headers, "X-Rate-Limit-Retry")
@@ -409,7 +504,7 @@ class ApiClient:
             )
 
     @staticmethod
-    def _retry_after(response: requests.Response) -> float | None:
+    def _retry_after(response: Response) -> float | None:
         retry_after = _header_float(response.headers, "Retry-After")
         if retry_after is not None:
             return retry_after
@@ -418,7 +513,7 @@ class ApiClient:
             return max(0.0, reset_at - time.time())
         return None
 
-    def _fatal(self, method: str, path: str, response: requests.Response) -> ApiError:
+    def _fatal(self, method: str, path: str, response: Response) -> ApiError:
         try:
             body = response.json()
         except ValueError:

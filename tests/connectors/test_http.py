@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import http.server
 import logging
+import threading
 import time
 
 import pytest
 
-from connectors.http import ApiClient, ApiError, ConfigError, RateLimiter, check_base_url
+from connectors.http import (
+    ApiClient,
+    ApiError,
+    ConfigError,
+    RateLimiter,
+    UnexpectedAnswer,
+    check_base_url,
+)
 
 
 def _client(sandbox, token: str | None = None, **options) -> ApiClient:
@@ -159,3 +168,44 @@ def test_proxy_variables_are_honoured_as_they_were_when_the_client_was_made(
     assert direct.get_json("/v1/customers")["object"] == "list"
     monkeypatch.delenv("NO_PROXY")
     assert direct.get_json("/v1/customers")["object"] == "list"  # read once, at creation
+
+
+def test_a_redirect_is_not_followed_and_the_keys_stay_home(sandbox) -> None:
+    received: list[dict[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/v1/"):  # the moved "API": points to the other path
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{port}/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                received.append(dict(self.headers))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = sandbox.settings
+        headers = {"X-App-Id": settings.voucherify_app_id, "X-App-Token": "secret-token-1234"}
+        client = ApiClient("voucherify", f"http://127.0.0.1:{port}", headers, max_attempts=1,
+                           base_url_name="VOUCHERIFY_BASE_URL")  # fmt: skip
+        with pytest.raises(UnexpectedAnswer) as raised:
+            client.get_json("/v1/customers")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(raised.value) == (
+        "voucherify GET /v1/customers answered HTTP 302, but it redirects to localhost;"
+        " check VOUCHERIFY_BASE_URL"
+    )
+    assert received == []  # the token never left for the redirect's target

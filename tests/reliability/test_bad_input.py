@@ -14,9 +14,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 import pytest
-from requests.adapters import HTTPAdapter
+from urllib3 import HTTPHeaderDict
 
-from connectors.http import ApiClient, ApiError, UnexpectedAnswer
+from connectors.http import ApiClient, ApiError, Response, Transport, UnexpectedAnswer
 from connectors.talon_one import snapshots, transactions
 from connectors.talon_one.client import TalonOne, talon_one_client
 from connectors.voucherify import sync
@@ -28,12 +28,12 @@ LOGIN_PAGE = b"<!doctype html><html><head><title>Sign in to the proxy</title></h
 BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 
-class Tamper(HTTPAdapter):
-    """A transport that changes what one endpoint is asked or answers, and passes the rest.
+class Tamper:
+    """Wraps a client's transport to change what one endpoint is asked or answers.
 
     `drop` removes query parameters (an API that ignores its cursor), `answer` replaces the
     response with (status, body, content type), `edit` rewrites a JSON body; the first `spare`
-    matching requests are left alone.
+    matching requests are left alone. Other endpoints pass untouched.
     """
 
     def __init__(
@@ -45,28 +45,32 @@ class Tamper(HTTPAdapter):
         edit: Callable[[Any], Any] | None = None,
         spare: int = 0,
     ) -> None:
-        super().__init__()
         self.path, self.drop, self.answer, self.edit, self.spare = path, drop, answer, edit, spare
         self.matched = 0
 
-    def send(self, request, **kwargs):
-        parts = urlsplit(request.url)
-        if not re.search(self.path, parts.path):
-            return super().send(request, **kwargs)
-        self.matched += 1
-        if self.matched <= self.spare:
-            return super().send(request, **kwargs)
-        if self.drop:
-            query = [(k, v) for k, v in parse_qsl(parts.query) if k not in self.drop]
-            request.url = urlunsplit(parts._replace(query=urlencode(query)))
-        response = super().send(request, **kwargs)
-        if self.answer is not None:
-            response.status_code, response._content, content_type = self.answer
-            response.headers["Content-Type"] = content_type
-            response.reason = {403: "Forbidden", 502: "Bad Gateway"}.get(response.status_code, "OK")
-        if self.edit is not None:
-            response._content = orjson.dumps(self.edit(orjson.loads(response.content)))
-        return response
+    def around(self, send: Transport) -> Transport:
+        def tampered(method: str, url: str, body: bytes | None, headers) -> Response:
+            parts = urlsplit(url)
+            if not re.search(self.path, parts.path):
+                return send(method, url, body, headers)
+            self.matched += 1
+            if self.matched <= self.spare:
+                return send(method, url, body, headers)
+            if self.drop:
+                query = [(k, v) for k, v in parse_qsl(parts.query) if k not in self.drop]
+                url = urlunsplit(parts._replace(query=urlencode(query)))
+            response = send(method, url, body, headers)
+            if self.answer is not None:
+                status, body, content_type = self.answer
+                reason = {403: "Forbidden", 502: "Bad Gateway"}.get(status, "OK")
+                headers = HTTPHeaderDict(response.headers)
+                headers["Content-Type"] = content_type
+                response = Response(status, reason, headers, body)
+            if self.edit is not None:
+                response.content = orjson.dumps(self.edit(orjson.loads(response.content)))
+            return response
+
+        return tampered
 
 
 def contents(warehouse: Warehouse) -> dict[str, list[tuple[str, ...]]]:
@@ -80,15 +84,15 @@ def contents(warehouse: Warehouse) -> dict[str, list[tuple[str, ...]]]:
     }
 
 
-def quick(client: ApiClient, adapter: HTTPAdapter | None = None) -> ApiClient:
-    """The client with 3 attempts and no real backoff, and `adapter` in front of the sandbox."""
+def quick(client: ApiClient, tamper: Tamper | None = None) -> ApiClient:
+    """The client with 3 attempts and no real backoff, and `tamper` in front of the sandbox."""
     client.max_attempts, client.max_wait = 3, 0.001
-    if adapter is not None:
-        client.session.mount("http://", adapter)
+    if tamper is not None:
+        client.transport = tamper.around(client.transport)
     return client
 
 
-def voucherify_on(sandbox, adapter: HTTPAdapter | None = None, **keys: str) -> ApiClient:
+def voucherify_on(sandbox, tamper: Tamper | None = None, **keys: str) -> ApiClient:
     """A Voucherify client on the sandbox (its keys, or `app_id` / `app_token` given)."""
     settings = sandbox.settings
     client = voucherify_client(
@@ -96,10 +100,10 @@ def voucherify_on(sandbox, adapter: HTTPAdapter | None = None, **keys: str) -> A
         keys.get("app_id", settings.voucherify_app_id),
         keys.get("app_token", settings.voucherify_app_token),
     )
-    return quick(client, adapter)
+    return quick(client, tamper)
 
 
-def talon_one_on(sandbox, adapter: HTTPAdapter | None = None, **keys: str) -> TalonOne:
+def talon_one_on(sandbox, tamper: Tamper | None = None, **keys: str) -> TalonOne:
     """Talon.One clients on the sandbox (Management API included unless `management_key=''`)."""
     settings = sandbox.settings
     t1 = talon_one_client(
@@ -110,7 +114,7 @@ def talon_one_on(sandbox, adapter: HTTPAdapter | None = None, **keys: str) -> Ta
     )
     for client in (t1.integration, t1.management):
         if client is not None:
-            quick(client, adapter)
+            quick(client, tamper)
     return t1
 
 

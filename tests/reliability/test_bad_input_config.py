@@ -231,7 +231,7 @@ def test_unreachable_talon_one_fails_the_push_at_once(sandbox, duckdb_url, tmp_p
     assert code == 1
     expected = (
         "error: talon_one PUT /v2/customer_profiles failed with no answer: cannot connect to"
-        " 127.0.0.1:9 (ConnectionError); check TALON_ONE_BASE_URL"
+        " 127.0.0.1:9 (NewConnectionError); check TALON_ONE_BASE_URL"
     )
     assert expected in output
     assert _contents_of(duckdb_url)["push_hashes"] == []

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from dagster._serdes import serialize_value
 from typer.testing import CliRunner
 
-from connectors.http import ApiError
+from connectors.http import ApiError, Response
 from connectors.talon_one import balances, snapshots, transactions
 from connectors.talon_one.client import talon_one_client
 from connectors.voucherify.client import voucherify_client
@@ -289,24 +289,18 @@ def test_no_key_in_any_column_of_any_warehouse_table(evidence: Evidence) -> None
 
 
 def test_an_error_body_that_echoes_the_key_is_scrubbed(secret_sandbox) -> None:
-    class Echo(requests.adapters.HTTPAdapter):
-        def send(self, request, **kwargs):
-            response = requests.Response()
-            response.status_code, response.reason = 401, "Unauthorized"
-            response.headers["Content-Type"] = "application/json"
-            token = request.headers["X-App-Token"]
-            response._content = (
-                b'{"code": 401, "key": "unauthorized", "message": "Unknown token '
-                + token.encode() + b'", "details": "X-App-Id '
-                + request.headers["X-App-Id"].encode() + b'"}'
-            )  # fmt: skip
-            response.request, response.url = request, request.url
-            return response
+    def echo(method: str, url: str, body: bytes | None, headers) -> Response:
+        content = (
+            b'{"code": 401, "key": "unauthorized", "message": "Unknown token '
+            + headers["X-App-Token"].encode() + b'", "details": "X-App-Id '
+            + headers["X-App-Id"].encode() + b'"}'
+        )  # fmt: skip
+        return Response(401, "Unauthorized", {"Content-Type": "application/json"}, content)
 
     client = voucherify_client(
         secret_sandbox.voucherify_url, KEYS["voucherify_app_id"], WRONG_TOKEN
     )
-    client.session.mount("http://", Echo())
+    client.transport = echo
     with pytest.raises(ApiError) as raised:
         client.get_json("/v1/customers")
     assert str(raised.value) == (
