@@ -5,7 +5,8 @@ recorded by hand in bench/RESULTS.md under "## Pull". The sandbox runs as `promo
 its own process, the sync in another (so its peak RSS is its own) and records every URL it sends;
 a third process then replays exactly those URLs with the same concurrency and discards the bodies
 (a plain `requests.Session`, the loop anyone would write), and a fourth does the same through
-promosync's own transport (urllib3 pools, `connectors.http.PooledTransport`): the tighter floor.
+promosync's own transport (urllib3 pools, `connectors.transport.PooledTransport`): the tighter
+floor.
 Every child process has a deadline, and the sandbox is stopped at the end, whatever happens.
 """
 
@@ -83,7 +84,7 @@ def run_bare(job: dict[str, Any]) -> dict:
     """
     concurrency, sent = job["concurrency"], json.loads(Path(job["log"]).read_text())
     if job["transport"] == "promosync":
-        from connectors.http import PooledTransport
+        from connectors.transport import PooledTransport
 
         transport = PooledTransport(job["url"], (5, 120), 16)
         headers = {**AUTH, "User-Agent": "promosync"}

@@ -5,18 +5,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import certifi
 import orjson
-import requests.utils
 import urllib3
 from tenacity import (
     RetryCallState,
@@ -26,6 +23,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProxyError
+
+from connectors.transport import PooledTransport, Response, Transport
 
 log = logging.getLogger(__name__)
 
@@ -178,68 +177,6 @@ class RequestCounters:
     retries: int = 0
 
 
-@dataclass(slots=True)
-class Response:
-    """An answer, read in full: status, headers (case-insensitive), body, and its parsed JSON."""
-
-    status_code: int
-    reason: str
-    headers: Mapping[str, str]
-    content: bytes
-    parsed_json: Any = None
-
-    @property
-    def text(self) -> str:
-        """The body decoded with the charset the answer names (UTF-8 if none)."""
-        charset = re.search(r"charset=([\w-]+)", self.headers.get("Content-Type", ""))
-        return self.content.decode(charset.group(1) if charset else "utf-8", errors="replace")
-
-    def json(self) -> Any:
-        return orjson.loads(self.content)
-
-
-# Sends (method, URL, body, headers) once and returns the whole answer; a failure to connect or
-# to read raises urllib3's exception. Tests and benchmarks wrap `ApiClient.transport`.
-Transport = Callable[[str, str, bytes | None, Mapping[str, str]], Response]
-
-
-class PooledTransport:
-    """urllib3 keep-alive pools: no retries or redirects of its own (ApiClient decides those).
-
-    `requests` costs about twice the CPU per request (~700 against ~340 µs on the loopback
-    sandbox, bench/RESULTS.md "## Pull"), spent on cookies, hooks and settings merged per call
-    that an API client does not use. Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …) are read
-    once, for the base URL, as `requests` reads them; `REQUESTS_CA_BUNDLE` still names the CA
-    bundle (certifi's otherwise).
-    """
-
-    def __init__(self, base_url: str, timeout: tuple[float, float], pool_size: int) -> None:
-        options: dict[str, Any] = {
-            "maxsize": pool_size,
-            "timeout": urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            "cert_reqs": "CERT_REQUIRED",
-            "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where(),
-        }
-        proxies = requests.utils.get_environ_proxies(base_url)
-        proxy = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
-        if proxy:
-            auth = urlsplit(proxy)
-            if auth.username:
-                credentials = f"{unquote(auth.username)}:{unquote(auth.password or '')}"
-                options["proxy_headers"] = urllib3.make_headers(proxy_basic_auth=credentials)
-            self.pool: urllib3.PoolManager = urllib3.ProxyManager(proxy, **options)
-        else:
-            self.pool = urllib3.PoolManager(**options)
-
-    def __call__(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]
-    ) -> Response:
-        answer = self.pool.urlopen(
-            method, url, body=body, headers=headers, retries=False, redirect=False
-        )
-        return Response(answer.status, answer.reason or "", answer.headers, answer.data)
-
-
 def _header_float(headers: Mapping[str, str], name: str) -> float | None:
     try:
         return float(headers[name])
@@ -304,7 +241,6 @@ class ApiClient:
         secrets = {part for value in headers.values() for part in (value, *value.split()[-1:])}
         self._secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_wait = max_wait
         self.limiter = RateLimiter(requests_per_minute)

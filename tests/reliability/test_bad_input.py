@@ -16,9 +16,10 @@ import orjson
 import pytest
 from urllib3 import HTTPHeaderDict
 
-from connectors.http import ApiClient, ApiError, Response, Transport, UnexpectedAnswer
+from connectors.http import ApiClient, ApiError, UnexpectedAnswer
 from connectors.talon_one import snapshots, transactions
 from connectors.talon_one.client import TalonOne, talon_one_client
+from connectors.transport import Response, Transport
 from connectors.voucherify import sync
 from connectors.voucherify.client import voucherify_client
 from connectors.warehouse import Warehouse, WarehouseError

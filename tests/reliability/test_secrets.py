@@ -30,9 +30,10 @@ import sqlalchemy as sa
 from dagster._serdes import serialize_value
 from typer.testing import CliRunner
 
-from connectors.http import ApiError, Response
+from connectors.http import ApiError
 from connectors.talon_one import balances, snapshots, transactions
 from connectors.talon_one.client import talon_one_client
+from connectors.transport import Response
 from connectors.voucherify.client import voucherify_client
 from connectors.warehouse import Warehouse
 from pipelines.cli import app
