@@ -86,7 +86,7 @@ def run_bare(job: dict[str, Any]) -> dict:
     if job["transport"] == "promosync":
         from connectors.transport import PooledTransport
 
-        transport = PooledTransport(job["url"], (5, 120), 16)
+        transport = PooledTransport((5, 120), 16)
         headers = {**AUTH, "User-Agent": "promosync"}
 
         def fetch(url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -24,7 +25,7 @@ from tenacity import (
 )
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProxyError
 
-from connectors.transport import PooledTransport, Response, Transport
+from connectors.transport import PooledTransport, Response, Transport, environment_proxy
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,23 @@ def _could_not_connect(exc: Exception) -> bool:
     return isinstance(exc, ConnectTimeoutError)  # NewConnectionError is one too
 
 
+def _host(url: str) -> str:
+    """host:port of a URL, never its user:password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def _ca_bundle() -> str | None:
+    """`REQUESTS_CA_BUNDLE` (a CA file or folder) once checked to exist; None for certifi's."""
+    path = os.environ.get("REQUESTS_CA_BUNDLE")
+    if path and not os.path.exists(path):
+        raise ConfigError(
+            f"REQUESTS_CA_BUNDLE={path!r} does not exist; point it at a file or a folder of CA"
+            " certificates, or unset it to use certifi's"
+        )
+    return path or None
+
+
 def _dumps(value: Any) -> bytes:
     """A JSON request body, encoded as `requests` encodes `json=` (NaN refused)."""
     return json.dumps(value, allow_nan=False).encode()
@@ -212,9 +230,13 @@ def _dumps(value: Any) -> bytes:
 
 def _query(params: Mapping[str, Any] | None) -> str:
     """`?a=1&b=x` from params, a list giving the key once per item, None values left out."""
-    if not params:
-        return ""
-    return "?" + urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
+    pairs = [
+        (key, [v for v in value if v is not None] if isinstance(value, list | tuple) else value)
+        for key, value in (params or {}).items()
+        if value is not None
+    ]
+    text = urlencode(pairs, doseq=True)
+    return f"?{text}" if text else ""
 
 
 class ApiClient:
@@ -254,7 +276,10 @@ class ApiClient:
             "Accept": "*/*",
             "Accept-Encoding": "gzip, deflate",
         }
-        self.transport: Transport = PooledTransport(self.base_url, timeout, pool_size)
+        self.proxy = environment_proxy(self.base_url)  # read once, as the client is made
+        self.transport: Transport = PooledTransport(
+            timeout, pool_size, proxy=self.proxy, ca_bundle=_ca_bundle()
+        )
 
     def _count(self, **increments: int) -> None:
         with self._counter_lock:
@@ -362,12 +387,16 @@ class ApiClient:
         except (HTTPError, OSError) as exc:
             never_sent = _could_not_connect(exc)  # the request cannot have been acted on
             if not self._answered and never_sent:
-                # Never reached at all: a wrong base URL, not a passing fault.
-                parts = urlsplit(self.base_url)  # host and port only: never a user:password
-                host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+                # Never reached at all: a wrong base URL or proxy, not a passing fault.
+                if isinstance(exc, ProxyError) and self.proxy:
+                    scheme = urlsplit(self.base_url).scheme.upper()
+                    where = f"the proxy {_host(self.proxy)}"
+                    check = f"{scheme}_PROXY and NO_PROXY"
+                else:
+                    where, check = _host(self.base_url), self.base_url_name
                 raise ApiError(
                     self.platform, method, path, None,
-                    f"cannot connect to {host} ({type(exc).__name__}); check {self.base_url_name}",
+                    f"cannot connect to {where} ({type(exc).__name__}); check {check}",
                 ) from None  # fmt: skip
             # Only the exception's class: its text may hold the full URL.
             raise RetriableError(
@@ -390,7 +419,10 @@ class ApiClient:
         if response.status_code >= 400:
             raise self._fatal(method, path, response)
         if 300 <= response.status_code < 400:  # never followed: the credentials would go along
-            target = urlsplit(response.headers.get("Location", "")).hostname or "elsewhere"
+            try:
+                target = urlsplit(response.headers.get("Location", "")).hostname or "elsewhere"
+            except ValueError:  # a Location that is not a URL
+                target = "elsewhere"
             raise UnexpectedAnswer(
                 self.platform, method, path,
                 self.scrub(f"it redirects to {target}; check {self.base_url_name}"),

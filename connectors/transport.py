@@ -27,9 +27,12 @@ class Response:
 
     @property
     def text(self) -> str:
-        """The body decoded with the charset the answer names (UTF-8 if none)."""
-        charset = re.search(r"charset=([\w-]+)", self.headers.get("Content-Type", ""))
-        return self.content.decode(charset.group(1) if charset else "utf-8", errors="replace")
+        """The body decoded with the charset the answer names (UTF-8 if none or unknown)."""
+        charset = re.search(r'charset="?([\w.:-]+)', self.headers.get("Content-Type", ""))
+        try:
+            return self.content.decode(charset.group(1) if charset else "utf-8", errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
         return orjson.loads(self.content)
@@ -40,25 +43,39 @@ class Response:
 Transport = Callable[[str, str, bytes | None, Mapping[str, str]], Response]
 
 
+def environment_proxy(base_url: str) -> str | None:
+    """The proxy the environment sets for `base_url` (`HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`,
+    unless `NO_PROXY` excludes the host), read as `requests` reads it; `http://` if it names no
+    scheme."""
+    proxies = requests.utils.get_environ_proxies(base_url)
+    proxy = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
+    return requests.utils.prepend_scheme_if_needed(proxy, "http") if proxy else None
+
+
 class PooledTransport:
     """urllib3 keep-alive pools: no retries or redirects of its own (ApiClient decides those).
 
     `requests` costs about twice the CPU per request (~700 against ~340 µs on the loopback
     sandbox, bench/RESULTS.md "## Pull"), spent on cookies, hooks and settings merged per call
-    that an API client does not use. Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …) are read
-    once, for the base URL, as `requests` reads them; `REQUESTS_CA_BUNDLE` still names the CA
-    bundle (certifi's otherwise).
+    that an API client does not use. `proxy` is a proxy URL (user:password allowed), `ca_bundle`
+    a file or a folder of CA certificates (certifi's bundle if None).
     """
 
-    def __init__(self, base_url: str, timeout: tuple[float, float], pool_size: int) -> None:
+    def __init__(
+        self,
+        timeout: tuple[float, float],
+        pool_size: int,
+        *,
+        proxy: str | None = None,
+        ca_bundle: str | None = None,
+    ) -> None:
+        ca = ca_bundle or certifi.where()
         options: dict[str, Any] = {
             "maxsize": pool_size,
             "timeout": urllib3.Timeout(connect=timeout[0], read=timeout[1]),
             "cert_reqs": "CERT_REQUIRED",
-            "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where(),
+            ("ca_cert_dir" if os.path.isdir(ca) else "ca_certs"): ca,
         }
-        proxies = requests.utils.get_environ_proxies(base_url)
-        proxy = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
         if proxy:
             auth = urlsplit(proxy)
             if auth.username:

@@ -154,20 +154,34 @@ def test_base_url_must_be_https_unless_loopback(url: str, ok: bool) -> None:
             check_base_url(url, "VOUCHERIFY_BASE_URL")
 
 
+@pytest.mark.parametrize("proxy", ["http://proxyuser:pr0xy@127.0.0.1:9", "127.0.0.1:9"])
 def test_proxy_variables_are_honoured_as_they_were_when_the_client_was_made(
-    sandbox, monkeypatch
+    sandbox, monkeypatch, proxy: str
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("HTTP_PROXY", proxy)  # nothing listens on the discard port
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    proxied = _client(sandbox, max_attempts=1)
-    with pytest.raises(ApiError, match="ProxyError"):
+    proxied = _client(sandbox)
+    with pytest.raises(ApiError) as raised:
         proxied.get_json("/v1/customers")
+    assert str(raised.value) == (  # at once, naming the proxy (without its password)
+        "voucherify GET /v1/customers failed with no answer: cannot connect to the proxy"
+        " 127.0.0.1:9 (ProxyError); check HTTP_PROXY and NO_PROXY"
+    )
+    assert proxied.counters.requests == 1
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     direct = _client(sandbox)
     assert direct.get_json("/v1/customers")["object"] == "list"
     monkeypatch.delenv("NO_PROXY")
     assert direct.get_json("/v1/customers")["object"] == "list"  # read once, at creation
+
+
+def test_a_missing_ca_bundle_is_named_before_any_request(sandbox, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match=r"REQUESTS_CA_BUNDLE='.*missing.pem' does not exist"):
+        _client(sandbox)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path))  # a folder of certificates is fine
+    assert _client(sandbox).get_json("/v1/customers")["object"] == "list"
 
 
 def test_a_redirect_is_not_followed_and_the_keys_stay_home(sandbox) -> None:
