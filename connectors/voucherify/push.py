@@ -126,16 +126,10 @@ def _resume(
 
 def _post(client: ApiClient, batch: Batch) -> str:
     if batch.is_csv:
-        files = {"file": ("customers.csv", batch.body, "text/csv")}
-        response = client.request(
-            "POST", batch.path, expect_json=True, repeatable=False, files=files
-        )
+        body: dict[str, Any] = {"files": {"file": ("customers.csv", batch.body, "text/csv")}}
     else:
-        headers = {"Content-Type": "application/json"}
-        response = client.request(
-            "POST", batch.path, expect_json=True, repeatable=False, data=batch.body,
-            headers=headers,
-        )  # fmt: skip
+        body = {"data": batch.body, "headers": {"Content-Type": "application/json"}}
+    response = client.request("POST", batch.path, expect_json=True, repeatable=False, **body)
     return response.parsed_json["async_action_id"]
 
 
