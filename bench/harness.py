@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
-from sandbox.server import spawn
+from promosync.sandbox.server import spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 VOUCHERIFY_AUTH = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-app-token"}

@@ -46,11 +46,11 @@ TABLES = {  # stream -> (promosync table, dlt table, truth collection, key in th
 
 def run_promosync(job: dict[str, Any]) -> dict[str, Any]:
     """Child: promosync's two streams, recording (stream, URL, params) of every request."""
-    from connectors.talon_one.client import talon_one_client
-    from connectors.talon_one.transactions import sync_transactions
-    from connectors.voucherify import sync
-    from connectors.voucherify.client import voucherify_client
-    from connectors.warehouse import Warehouse
+    from promosync.connectors.talon_one.client import talon_one_client
+    from promosync.connectors.talon_one.transactions import sync_transactions
+    from promosync.connectors.voucherify import sync
+    from promosync.connectors.voucherify.client import voucherify_client
+    from promosync.connectors.warehouse import Warehouse
 
     voucherify = voucherify_client(
         job["voucherify_url"], VOUCHERIFY_AUTH["X-App-Id"], VOUCHERIFY_AUTH["X-App-Token"]

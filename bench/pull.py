@@ -44,9 +44,9 @@ def cpu_seconds() -> float:
 def run_sync(job: dict[str, Any]) -> dict:
     """Child: sync the four streams from empty, recording each request's stream and URL."""
     url, concurrency, log_path = job["url"], job["concurrency"], Path(job["log"])
-    from connectors.voucherify import sync
-    from connectors.voucherify.client import voucherify_client
-    from connectors.warehouse import Warehouse
+    from promosync.connectors.voucherify import sync
+    from promosync.connectors.voucherify.client import voucherify_client
+    from promosync.connectors.warehouse import Warehouse
 
     client = voucherify_client(url, AUTH["X-App-Id"], AUTH["X-App-Token"])
     warehouse = Warehouse(job["warehouse"])
@@ -84,7 +84,7 @@ def run_bare(job: dict[str, Any]) -> dict:
     """
     concurrency, sent = job["concurrency"], json.loads(Path(job["log"]).read_text())
     if job["transport"] == "promosync":
-        from connectors.transport import PooledTransport
+        from promosync.connectors.transport import PooledTransport
 
         transport = PooledTransport((5, 120), 16)
         headers = {**AUTH, "User-Agent": "promosync"}

@@ -68,11 +68,11 @@ class Traffic:
 
 def run_push(job: dict[str, Any]) -> dict[str, Any]:
     """Child: fill the inputs, push metadata to Voucherify, then profiles to Talon.One."""
-    from connectors.talon_one.client import talon_one_client
-    from connectors.talon_one.push import push_profiles
-    from connectors.voucherify.client import voucherify_client
-    from connectors.voucherify.push import push
-    from connectors.warehouse import Warehouse
+    from promosync.connectors.talon_one.client import talon_one_client
+    from promosync.connectors.talon_one.push import push_profiles
+    from promosync.connectors.voucherify.client import voucherify_client
+    from promosync.connectors.voucherify.push import push
+    from promosync.connectors.warehouse import Warehouse
 
     warehouse = Warehouse(f"duckdb:///{job['database']}")
     warehouse.create_tables()

@@ -21,9 +21,9 @@ from harness import VOUCHERIFY_AUTH, admin, child_entry, run_child, sandbox, tap
 
 def run_sync(job: dict[str, Any]) -> dict[str, Any]:
     """Child: sync the four Voucherify streams, noting when each request was sent."""
-    from connectors.voucherify import sync
-    from connectors.voucherify.client import voucherify_client
-    from connectors.warehouse import Warehouse
+    from promosync.connectors.voucherify import sync
+    from promosync.connectors.voucherify.client import voucherify_client
+    from promosync.connectors.warehouse import Warehouse
 
     client = voucherify_client(
         job["url"],

@@ -15,8 +15,7 @@ import time
 
 import requests
 from harness import peak_rss_mb
-
-from sandbox.server import spawn
+from promosync.sandbox.server import spawn
 
 AUTH = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-app-token"}
 

@@ -15,8 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-
-from connectors.warehouse import Warehouse
+from promosync.connectors.warehouse import Warehouse
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-
-from connectors.cursor import parse_instant
-from connectors.http import ApiClient
-from connectors.push.jobs import OPEN
-from connectors.talon_one.streams import STREAMS as TALON_ONE_STREAMS
-from connectors.voucherify import client as voucherify_api
-from connectors.voucherify.streams import STREAMS as VOUCHERIFY_STREAMS
-from connectors.warehouse import Warehouse
+from promosync.connectors.cursor import parse_instant
+from promosync.connectors.http import ApiClient
+from promosync.connectors.push.jobs import OPEN
+from promosync.connectors.talon_one.streams import STREAMS as TALON_ONE_STREAMS
+from promosync.connectors.voucherify import client as voucherify_api
+from promosync.connectors.voucherify.streams import STREAMS as VOUCHERIFY_STREAMS
+from promosync.connectors.warehouse import Warehouse
 
 # Every pull stream's table (named after the stream) and its primary key.
 RAW_TABLES: dict[str, tuple[str, ...]] = {

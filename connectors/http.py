@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 import urllib3
+from promosync.connectors.transport import PooledTransport, Response, Transport, environment_proxy
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -24,8 +25,6 @@ from tenacity import (
     wait_exponential_jitter,
 )
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProxyError
-
-from connectors.transport import PooledTransport, Response, Transport, environment_proxy
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from connectors.http import RequestCounters
-from connectors.warehouse import DATABASE_ERRORS, Warehouse, warehouse_error
+from promosync.connectors.http import RequestCounters
+from promosync.connectors.warehouse import DATABASE_ERRORS, Warehouse, warehouse_error
 
 
 @dataclass

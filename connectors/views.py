@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-
-from connectors.warehouse import SQL_DIR, Warehouse
+from promosync.connectors.warehouse import SQL_DIR, Warehouse
 
 VIEWS_DIR = SQL_DIR / "views"
 

@@ -10,10 +10,9 @@ None blocks a downstream asset.
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-
-from connectors import health
-from pipelines.resources import VoucherifyResource, WarehouseResource
-from pipelines.voucherify_assets import fatal_errors
+from promosync.connectors import health
+from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
+from promosync.pipelines.voucherify_assets import fatal_errors
 
 VOUCHERIFY_PUSH_OPERATIONS = ("metadata", "customers", "csv_import")  # voucherify_push_<operation>
 CURSOR_HISTORY = 10  # earlier evaluations searched for the cursor's high-water mark

@@ -6,9 +6,8 @@ import logging
 import os
 
 import typer
-
-from pipelines.push_cli import push_app
-from pipelines.status_cli import status
+from promosync.pipelines.push_cli import push_app
+from promosync.pipelines.status_cli import status
 
 app = typer.Typer(
     help="promosync: keep a SQL warehouse in two-way sync with Voucherify and Talon.One."
@@ -58,8 +57,8 @@ def sandbox(
     ),
 ) -> None:
     """Serve local simulators of Voucherify and Talon.One until interrupted."""
-    from sandbox.server import Sandbox
-    from sandbox.settings import SandboxSettings
+    from promosync.sandbox.server import Sandbox
+    from promosync.sandbox.settings import SandboxSettings
 
     settings = SandboxSettings(
         seed=seed,
@@ -101,9 +100,8 @@ def sync(
     ),
 ) -> None:
     """Pull the platforms into the warehouse through Dagster, then print what each stream did."""
+    from promosync.pipelines.run import resolve_only, run_pull
     from rich.console import Console
-
-    from pipelines.run import resolve_only, run_pull
 
     console = Console(stderr=True)
     try:
@@ -119,8 +117,8 @@ def sync(
     summaries = []
     with console.status("starting") as status:
         handler = _StatusHandler(status)
-        logging.getLogger("connectors").addHandler(handler)
-        logging.getLogger("connectors").setLevel(logging.INFO)
+        logging.getLogger("promosync.connectors").addHandler(handler)
+        logging.getLogger("promosync.connectors").setLevel(logging.INFO)
         try:
             for platform, streams in selection.items():
                 summaries += run_pull(
@@ -134,7 +132,7 @@ def sync(
             console.print(f"[red]sync failed:[/red] {error}")
             raise typer.Exit(1) from None
         finally:
-            logging.getLogger("connectors").removeHandler(handler)
+            logging.getLogger("promosync.connectors").removeHandler(handler)
     typer.echo(_summary_table(summaries))
 
 

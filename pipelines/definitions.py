@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
-
-from pipelines.checks import ASSET_CHECKS
-from pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
-from pipelines.resources import default_resources
-from pipelines.schedules import EXTRA_JOBS, SCHEDULES, SENSORS
-from pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
-from pipelines.views_assets import VIEW_ASSETS
-from pipelines.voucherify_assets import VOUCHERIFY_ASSETS
+from promosync.pipelines.checks import ASSET_CHECKS
+from promosync.pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
+from promosync.pipelines.resources import default_resources
+from promosync.pipelines.schedules import EXTRA_JOBS, SCHEDULES, SENSORS
+from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
+from promosync.pipelines.views_assets import VIEW_ASSETS
+from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 
 voucherify_pull = dg.define_asset_job(
     "voucherify_pull",

@@ -7,14 +7,13 @@ import json
 import time
 
 import dagster as dg
-
-from connectors.push.audit import PushReport
-from connectors.push.jobs import open_jobs
-from connectors.talon_one import push as talon_one_push
-from connectors.voucherify import push as voucherify_push
-from pipelines.resources import VoucherifyResource, WarehouseResource
-from pipelines.talon_one_assets import TalonOneResource
-from pipelines.voucherify_assets import KINDS, fatal_errors
+from promosync.connectors.push.audit import PushReport
+from promosync.connectors.push.jobs import open_jobs
+from promosync.connectors.talon_one import push as talon_one_push
+from promosync.connectors.voucherify import push as voucherify_push
+from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
+from promosync.pipelines.talon_one_assets import TalonOneResource
+from promosync.pipelines.voucherify_assets import KINDS, fatal_errors
 
 GROUP = "push"
 INPUT_GROUP = "push_inputs"

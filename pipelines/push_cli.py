@@ -7,10 +7,9 @@ import os
 from collections.abc import Callable
 
 import typer
-
-from connectors.http import ApiError, ConfigError
-from connectors.push.audit import PushReport
-from connectors.warehouse import Warehouse, WarehouseError, warehouse_url
+from promosync.connectors.http import ApiError, ConfigError
+from promosync.connectors.push.audit import PushReport
+from promosync.connectors.warehouse import Warehouse, WarehouseError, warehouse_url
 
 push_app = typer.Typer(help="Push changed rows (a sql/push query or a CSV file) to the platforms.")
 
@@ -78,8 +77,8 @@ def _run(push: Callable[[Warehouse], PushReport], query: str | None, file: str |
 
 
 def _voucherify(operation: str, query, file, dry_run, force, deadline) -> None:
-    from connectors.voucherify.client import voucherify_client
-    from connectors.voucherify.push import push
+    from promosync.connectors.voucherify.client import voucherify_client
+    from promosync.connectors.voucherify.push import push
 
     url, app_id, token = _env("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN")
 
@@ -119,8 +118,8 @@ def customers(
 
 
 def _talon_one(push_name: str, query, file, dry_run, force, **options: bool) -> None:
-    from connectors.talon_one import push as talon_one_push
-    from connectors.talon_one.client import talon_one_client
+    from promosync.connectors.talon_one import push as talon_one_push
+    from promosync.connectors.talon_one.client import talon_one_client
 
     url, key = _env("TALON_ONE_BASE_URL", "TALON_ONE_API_KEY")
 

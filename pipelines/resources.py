@@ -7,10 +7,9 @@ from contextlib import contextmanager
 
 import dagster as dg
 import sqlalchemy as sa
-
-from connectors.http import ApiClient
-from connectors.voucherify.client import voucherify_client
-from connectors.warehouse import Warehouse, warehouse_url
+from promosync.connectors.http import ApiClient
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.warehouse import Warehouse, warehouse_url
 
 
 class VoucherifyResource(dg.ConfigurableResource):

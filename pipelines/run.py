@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-
-from pipelines.definitions import defs
+from promosync.pipelines.definitions import defs
 
 PLATFORM_JOBS = {"voucherify": "voucherify_pull", "talon_one": "talon_one_pull"}
 

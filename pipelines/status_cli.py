@@ -10,11 +10,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import typer
-
-from connectors import health
-from connectors.http import ApiError, ConfigError
-from connectors.voucherify.client import voucherify_client
-from connectors.warehouse import Warehouse, warehouse_url
+from promosync.connectors import health
+from promosync.connectors.http import ApiError, ConfigError
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.warehouse import Warehouse, warehouse_url
 
 VOUCHERIFY_ENV = ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")

@@ -7,13 +7,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import dagster as dg
-
-from connectors.report import SyncReport
-from connectors.talon_one import balances, snapshots, transactions
-from connectors.talon_one.client import MANAGEMENT_PER_SECOND, TalonOne, talon_one_client
-from connectors.talon_one.entities import EntitySource
-from pipelines.resources import WarehouseResource
-from pipelines.voucherify_assets import (
+from promosync.connectors.report import SyncReport
+from promosync.connectors.talon_one import balances, snapshots, transactions
+from promosync.connectors.talon_one.client import MANAGEMENT_PER_SECOND, TalonOne, talon_one_client
+from promosync.connectors.talon_one.entities import EntitySource
+from promosync.pipelines.resources import WarehouseResource
+from promosync.pipelines.voucherify_assets import (
     KINDS,
     RETRY,
     backfill_window,

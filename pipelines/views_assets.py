@@ -4,9 +4,8 @@ No `from __future__ import annotations` here: Dagster reads the annotations of a
 """
 
 import dagster as dg
-
-from connectors.views import count_rows, create_views
-from pipelines.resources import WarehouseResource
+from promosync.connectors.views import count_rows, create_views
+from promosync.pipelines.resources import WarehouseResource
 
 RAW_TABLES = [
     "voucherify_customers",

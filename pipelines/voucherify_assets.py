@@ -9,12 +9,11 @@ from dataclasses import asdict
 from datetime import datetime
 
 import dagster as dg
-
-from connectors.cursor import parse_instant
-from connectors.http import ApiError, ConfigError
-from connectors.voucherify import sync
-from connectors.warehouse import WarehouseError
-from pipelines.resources import VoucherifyResource, WarehouseResource
+from promosync.connectors.cursor import parse_instant
+from promosync.connectors.http import ApiError, ConfigError
+from promosync.connectors.voucherify import sync
+from promosync.connectors.warehouse import WarehouseError
+from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
 
 GROUP = "voucherify"
 KINDS = {"api", "sql"}

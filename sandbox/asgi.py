@@ -9,14 +9,13 @@ from collections import Counter
 from typing import Any
 
 import orjson
+from promosync.sandbox.faults import FaultConfig, FaultInjector
+from promosync.sandbox.settings import SandboxSettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
-
-from sandbox.faults import FaultConfig, FaultInjector
-from sandbox.settings import SandboxSettings
 
 ABORT_EXTENSION = "promosync.abort"  # set by sandbox.server's protocol: closes the socket at once
 

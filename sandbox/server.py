@@ -12,10 +12,9 @@ import threading
 from collections.abc import Iterator
 
 import uvicorn
+from promosync.sandbox.asgi import ABORT_EXTENSION, SandboxApi, build_app
+from promosync.sandbox.settings import SandboxSettings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-from sandbox.asgi import ABORT_EXTENSION, SandboxApi, build_app
-from sandbox.settings import SandboxSettings
 
 
 class _AbortableProtocol(HttpToolsProtocol):
@@ -44,8 +43,8 @@ class _QuietServer(uvicorn.Server):
 
 def build_apis(settings: SandboxSettings) -> tuple[SandboxApi, SandboxApi]:
     """The Voucherify and Talon.One simulators over one generated dataset."""
-    from sandbox.talon_one.api import TalonOneApi
-    from sandbox.voucherify.api import VoucherifyApi
+    from promosync.sandbox.talon_one.api import TalonOneApi
+    from promosync.sandbox.voucherify.api import VoucherifyApi
 
     return VoucherifyApi(settings), TalonOneApi(settings)
 
@@ -146,7 +145,7 @@ def spawn(*options: str, quiet: bool = False) -> tuple[subprocess.Popen[str], di
     For the demo, `make ui` and the benchmarks, which need the sandbox on its own core.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "sandbox", *options],
+        [sys.executable, "-m", "promosync.pipelines.cli", "sandbox", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL if quiet else None,
         text=True,

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from connectors.warehouse import Warehouse
-from sandbox.server import spawn
+from promosync.connectors.warehouse import Warehouse
+from promosync.sandbox.server import spawn
 
 WAREHOUSE_FILE = Path(".promosync/demo.duckdb")
 CREDENTIALS = {
@@ -48,7 +48,9 @@ def main() -> None:
     try:
         print(f"sandbox: {urls['VOUCHERIFY_BASE_URL']} (Voucherify), {urls['TALON_ONE_BASE_URL']}")
         env = {**os.environ, **urls, **CREDENTIALS, "WAREHOUSE_URL": url}
-        subprocess.run([sys.executable, "-m", "pipelines.cli", "sync"], env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "promosync.pipelines.cli", "sync"], env=env, check=True
+        )
     finally:
         process.terminate()
         process.wait(timeout=15)

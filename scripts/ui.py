@@ -103,7 +103,16 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     # Its own session: Ctrl-C reaches `dagster dev` once, from here, and it shuts down cleanly.
     dagster = subprocess.Popen(
-        [str(DAGSTER), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        [
+            str(DAGSTER),
+            "dev",
+            "-m",
+            "promosync.pipelines.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         env=env,
         start_new_session=True,
     )

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-
-from connectors.warehouse import Warehouse
-from sandbox.server import Sandbox
-from sandbox.settings import SandboxSettings
+from promosync.connectors.warehouse import Warehouse
+from promosync.sandbox.server import Sandbox
+from promosync.sandbox.settings import SandboxSettings
 
 # Small and fast for tests; rate limits off unless a test turns them on.
 TEST_SETTINGS = dict(

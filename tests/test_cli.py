@@ -9,13 +9,12 @@ import sys
 
 import pytest
 import requests
-
-from connectors.warehouse import Warehouse
+from promosync.connectors.warehouse import Warehouse
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "sandbox", "--customers", "50", *args],
+        [sys.executable, "-m", "promosync.pipelines.cli", "sandbox", "--customers", "50", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -72,7 +71,7 @@ def test_sandbox_accepts_the_credentials_it_is_given() -> None:
 
 def _sync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "sync", *args],
+        [sys.executable, "-m", "promosync.pipelines.cli", "sync", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -8,12 +8,12 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 import typer
+from promosync.connectors.voucherify import sync
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.warehouse import Warehouse
+from promosync.pipelines.status_cli import status
 from typer.testing import CliRunner
 
-from connectors.voucherify import sync
-from connectors.voucherify.client import voucherify_client
-from connectors.warehouse import Warehouse
-from pipelines.status_cli import status
 from tests.pipelines.test_checks import drop_primary_key, duplicate_rows, open_push_job
 
 app = typer.Typer()

@@ -10,10 +10,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from connectors.cursor import parse_instant
-from connectors.http import ApiClient
-from connectors.push.audit import RowResult
-from connectors.push.jobs import Job
+from promosync.connectors.cursor import parse_instant
+from promosync.connectors.http import ApiClient
+from promosync.connectors.push.audit import RowResult
+from promosync.connectors.push.jobs import Job
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.push.hashing import Change
-from connectors.push.rows import Rejection
-from connectors.warehouse import Warehouse
+from promosync.connectors.push.hashing import Change
+from promosync.connectors.push.rows import Rejection
+from promosync.connectors.warehouse import Warehouse
 
 OUTCOMES = ("running", "succeeded", "partial", "pending", "failed", "dry_run")
 

@@ -7,8 +7,7 @@ import io
 from typing import Any
 
 import orjson
-
-from connectors.push.validate import (
+from promosync.connectors.push.validate import (
     RowProblem,
     calendar_date,
     email,

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
-from connectors.push.validate import Prepared
+from promosync.connectors.push.validate import Prepared
 
 
 def content_hash(payload: Any) -> str:

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from connectors.push.audit import utc_now
-from connectors.push.hashing import Change
-from connectors.warehouse import Warehouse
+from promosync.connectors.push.audit import utc_now
+from promosync.connectors.push.hashing import Change
+from promosync.connectors.warehouse import Warehouse
 
 OPEN = ("intent", "sent")
 

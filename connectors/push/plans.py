@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
-from connectors.push.audit import RowResult
-from connectors.push.batching import MAX_BODY_BYTES, pack
-from connectors.push.customers import csv_columns, csv_header, csv_record
-from connectors.push.hashing import Change
+from promosync.connectors.push.audit import RowResult
+from promosync.connectors.push.batching import MAX_BODY_BYTES, pack
+from promosync.connectors.push.customers import csv_columns, csv_header, csv_record
+from promosync.connectors.push.hashing import Change
 
 METADATA = ("/v1/customers/metadata/async", "CUSTOMERS.METADATA_UPDATE")
 BULK = ("/v1/customers/bulk/async", "CUSTOMERS.BULK_UPDATE")

@@ -11,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connectors.http import ConfigError
-from connectors.warehouse import SQL_DIR, Warehouse
+from promosync.connectors.http import ConfigError
+from promosync.connectors.warehouse import SQL_DIR, Warehouse
 
 PUSH_SQL_DIR = SQL_DIR / "push"
 _NAME = re.compile(r"^[a-z0-9_]+$")

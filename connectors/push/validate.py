@@ -10,8 +10,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-
-from connectors.push.rows import InputRow, Rejection
+from promosync.connectors.push.rows import InputRow, Rejection
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

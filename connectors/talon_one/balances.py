@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.cursor import format_instant, signpost
-from connectors.http import ApiClient, ApiError, ConfigError
-from connectors.report import SyncReport, measured
-from connectors.talon_one import client as api
-from connectors.talon_one.client import TalonOne
-from connectors.talon_one.entities import (
+from promosync.connectors.cursor import format_instant, signpost
+from promosync.connectors.http import ApiClient, ApiError, ConfigError
+from promosync.connectors.report import SyncReport, measured
+from promosync.connectors.talon_one import client as api
+from promosync.connectors.talon_one.client import TalonOne
+from promosync.connectors.talon_one.entities import (
     EntitySource,
     Program,
     Target,
@@ -25,8 +25,8 @@ from connectors.talon_one.entities import (
     targets,
     visit_in_batches,
 )
-from connectors.talon_one.streams import BALANCES
-from connectors.warehouse import Warehouse
+from promosync.connectors.talon_one.streams import BALANCES
+from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from connectors.cursor import parse_instant
-from connectors.http import (
+from promosync.connectors.cursor import parse_instant
+from promosync.connectors.http import (
     ApiClient,
     ConfigError,
     RateLimiter,

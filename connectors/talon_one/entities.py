@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from connectors.http import ConfigError
-from connectors.talon_one import client as api
-from connectors.talon_one.client import TalonOne
-from connectors.warehouse import Warehouse
+from promosync.connectors.http import ConfigError
+from promosync.connectors.talon_one import client as api
+from promosync.connectors.talon_one.client import TalonOne
+from promosync.connectors.warehouse import Warehouse
 
 FAN_OUT_BATCH = 50  # entities whose rows (and cursors) commit together
 Result = TypeVar("Result")

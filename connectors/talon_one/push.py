@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from connectors.http import ApiClient, ApiError
-from connectors.push import audit
-from connectors.push.audit import PushReport, RowResult
-from connectors.push.hashing import Change, select_changed
-from connectors.push.rows import csv_rows, query_rows, unreadable
-from connectors.push.validate import RowProblem, json_object, prepare_rows, required_text
-from connectors.talon_one.client import TalonOne
-from connectors.warehouse import Warehouse
+from promosync.connectors.http import ApiClient, ApiError
+from promosync.connectors.push import audit
+from promosync.connectors.push.audit import PushReport, RowResult
+from promosync.connectors.push.hashing import Change, select_changed
+from promosync.connectors.push.rows import csv_rows, query_rows, unreadable
+from promosync.connectors.push.validate import RowProblem, json_object, prepare_rows, required_text
+from promosync.connectors.talon_one.client import TalonOne
+from promosync.connectors.warehouse import Warehouse
 
 DESTINATION = "talon_one"
 MAX_PER_REQUEST = 1000  # profiles per PUT /v2/customer_profiles; actions per customer_audiences

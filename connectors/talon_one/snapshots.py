@@ -7,15 +7,15 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.cursor import signpost
-from connectors.http import ApiClient
-from connectors.report import SyncReport, measured
-from connectors.stream import Stream
-from connectors.talon_one import client as api
-from connectors.talon_one.client import TalonOne
-from connectors.talon_one.entities import programs_to_visit
-from connectors.talon_one.streams import CARDS, PROFILES, PROGRAMS
-from connectors.warehouse import Warehouse
+from promosync.connectors.cursor import signpost
+from promosync.connectors.http import ApiClient
+from promosync.connectors.report import SyncReport, measured
+from promosync.connectors.stream import Stream
+from promosync.connectors.talon_one import client as api
+from promosync.connectors.talon_one.client import TalonOne
+from promosync.connectors.talon_one.entities import programs_to_visit
+from promosync.connectors.talon_one.streams import CARDS, PROFILES, PROGRAMS
+from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connectors.stream import Row, Stream
-from connectors.talon_one import client as api
+from promosync.connectors.stream import Row, Stream
+from promosync.connectors.talon_one import client as api
 
 
 def _raw(record: dict[str, Any]) -> dict[str, Any]:

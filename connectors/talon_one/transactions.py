@@ -15,13 +15,13 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.cursor import format_instant, parse_instant, signpost
-from connectors.http import ApiClient, ApiError, ConfigError
-from connectors.read_ahead import read_ahead
-from connectors.report import SyncReport, measured
-from connectors.talon_one import client as api
-from connectors.talon_one.client import TalonOne
-from connectors.talon_one.entities import (
+from promosync.connectors.cursor import format_instant, parse_instant, signpost
+from promosync.connectors.http import ApiClient, ApiError, ConfigError
+from promosync.connectors.read_ahead import read_ahead
+from promosync.connectors.report import SyncReport, measured
+from promosync.connectors.talon_one import client as api
+from promosync.connectors.talon_one.client import TalonOne
+from promosync.connectors.talon_one.entities import (
     EntitySource,
     Program,
     Target,
@@ -29,8 +29,8 @@ from connectors.talon_one.entities import (
     targets,
     visit_in_batches,
 )
-from connectors.talon_one.streams import TRANSACTIONS
-from connectors.warehouse import Warehouse
+from promosync.connectors.talon_one.streams import TRANSACTIONS
+from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 

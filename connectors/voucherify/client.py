@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from connectors.cursor import parse_instant
-from connectors.http import ApiClient, ConfigError, UnexpectedAnswer, check_base_url
+from promosync.connectors.cursor import parse_instant
+from promosync.connectors.http import ApiClient, ConfigError, UnexpectedAnswer, check_base_url
 
 PAGE_LIMIT = 100  # the API's maximum `limit`
 PAGE_CAP = 99  # `page` is accepted only up to 99 on GET /v1/customers

@@ -15,22 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.http import ApiClient, ApiError, UncertainOutcome
-from connectors.push import audit, jobs
-from connectors.push.async_actions import (
+from promosync.connectors.http import ApiClient, ApiError, UncertainOutcome
+from promosync.connectors.push import audit, jobs
+from promosync.connectors.push.async_actions import (
     DEFAULT_BACKOFF,
     Backoff,
     poll_actions,
     recover_intents,
     row_outcomes,
 )
-from connectors.push.audit import PushReport, RowResult
-from connectors.push.customers import csv_import_row, customer_row, metadata_row
-from connectors.push.hashing import select_changed
-from connectors.push.plans import Batch, csv_batches, customers_batches, metadata_batches
-from connectors.push.rows import csv_rows, query_rows, unreadable
-from connectors.push.validate import prepare_rows
-from connectors.warehouse import Warehouse
+from promosync.connectors.push.audit import PushReport, RowResult
+from promosync.connectors.push.customers import csv_import_row, customer_row, metadata_row
+from promosync.connectors.push.hashing import select_changed
+from promosync.connectors.push.plans import Batch, csv_batches, customers_batches, metadata_batches
+from promosync.connectors.push.rows import csv_rows, query_rows, unreadable
+from promosync.connectors.push.validate import prepare_rows
+from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connectors.stream import Row, Stream
+from promosync.connectors.stream import Row, Stream
 
 
 def _customer_row(record: dict[str, Any], synced_at: datetime) -> Row:

@@ -11,20 +11,20 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from typing import Any
 
-from connectors.cursor import TICK, format_instant, parse_instant, signpost, tie_window
-from connectors.http import ApiClient, ApiError, UnexpectedAnswer
-from connectors.read_ahead import read_ahead
-from connectors.report import SyncReport
-from connectors.report import measured as _measured
-from connectors.voucherify import client as api
-from connectors.voucherify.streams import (
+from promosync.connectors.cursor import TICK, format_instant, parse_instant, signpost, tie_window
+from promosync.connectors.http import ApiClient, ApiError, UnexpectedAnswer
+from promosync.connectors.read_ahead import read_ahead
+from promosync.connectors.report import SyncReport
+from promosync.connectors.report import measured as _measured
+from promosync.connectors.voucherify import client as api
+from promosync.connectors.voucherify.streams import (
     ACTIVITIES,
     CUSTOMERS,
     LOYALTY_TRANSACTIONS,
     SEGMENTS,
     Stream,
 )
-from connectors.warehouse import Warehouse
+from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 

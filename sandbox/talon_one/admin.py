@@ -23,13 +23,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sandbox.asgi import AdminError
-from sandbox.talon_one.data import NICKNAMES, draft_entry
-from sandbox.talon_one.exports import ledger_rows
-from sandbox.talon_one.integration import upsert_profile
-from sandbox.talon_one.ledger import balance_as_of
-from sandbox.talon_one.model import Card, Txn, now_ms, parse_instant
-from sandbox.talon_one.render import (
+from promosync.sandbox.asgi import AdminError
+from promosync.sandbox.talon_one.data import NICKNAMES, draft_entry
+from promosync.sandbox.talon_one.exports import ledger_rows
+from promosync.sandbox.talon_one.integration import upsert_profile
+from promosync.sandbox.talon_one.ledger import balance_as_of
+from promosync.sandbox.talon_one.model import Card, Txn, now_ms, parse_instant
+from promosync.sandbox.talon_one.render import (
     audience_json,
     card_json,
     points_json,
@@ -37,7 +37,7 @@ from sandbox.talon_one.render import (
     program_entry_json,
     program_json,
 )
-from sandbox.talon_one.store import Store
+from promosync.sandbox.talon_one.store import Store
 
 MUTATIONS = (
     "create_profiles",

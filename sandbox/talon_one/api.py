@@ -9,15 +9,20 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from promosync.sandbox.asgi import JSONResponse, SandboxApi
+from promosync.sandbox.limits import MinuteBudget, PerSecondLimit
+from promosync.sandbox.settings import SandboxSettings
+from promosync.sandbox.talon_one import admin, exports, integration, loyalty, management
+from promosync.sandbox.talon_one.data import generate
+from promosync.sandbox.talon_one.gateway import (
+    INTEGRATION,
+    MANAGEMENT,
+    error_body,
+    guarded,
+    rate_limited,
+)
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-
-from sandbox.asgi import JSONResponse, SandboxApi
-from sandbox.limits import MinuteBudget, PerSecondLimit
-from sandbox.settings import SandboxSettings
-from sandbox.talon_one import admin, exports, integration, loyalty, management
-from sandbox.talon_one.data import generate
-from sandbox.talon_one.gateway import INTEGRATION, MANAGEMENT, error_body, guarded, rate_limited
 
 LOYALTY = "/v1/loyalty_programs/{loyaltyProgramId}"
 AUDIENCE = "/v2/audiences/{audienceId}"

@@ -6,8 +6,8 @@ import gc
 import random
 from typing import Any
 
-from sandbox.people import EPOCH_END, Person, generate_people, random_instant
-from sandbox.talon_one.model import (
+from promosync.sandbox.people import EPOCH_END, Person, generate_people, random_instant
+from promosync.sandbox.talon_one.model import (
     MS_PER_DAY,
     ON_ACTION,
     Audience,
@@ -18,7 +18,7 @@ from sandbox.talon_one.model import (
     Txn,
     to_ms,
 )
-from sandbox.talon_one.store import Store
+from promosync.sandbox.talon_one.store import Store
 
 END = to_ms(EPOCH_END)
 TIE_CLUSTER = 150  # entries of one bulk import sharing a single `created` (three 50-row pages)

@@ -7,16 +7,15 @@ import io
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from promosync.sandbox.talon_one.gateway import ApiError, Query
+from promosync.sandbox.talon_one.ledger import Balance, balances_by_subledger, tier_of
+from promosync.sandbox.talon_one.model import Program, now_ms
+from promosync.sandbox.talon_one.store import Store
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.talon_one.gateway import ApiError, Query
-from sandbox.talon_one.ledger import Balance, balances_by_subledger, tier_of
-from sandbox.talon_one.model import Program, now_ms
-from sandbox.talon_one.store import Store
-
 if TYPE_CHECKING:
-    from sandbox.talon_one.api import TalonOneApi
+    from promosync.sandbox.talon_one.api import TalonOneApi
 
 BALANCE_FIELDS = (
     "currentBalance",

@@ -7,14 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from promosync.sandbox.asgi import JSONResponse
+from promosync.sandbox.talon_one.model import parse_instant
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.asgi import JSONResponse
-from sandbox.talon_one.model import parse_instant
-
 if TYPE_CHECKING:
-    from sandbox.talon_one.api import TalonOneApi
+    from promosync.sandbox.talon_one.api import TalonOneApi
 
 Handler = Callable[[Request], Awaitable[Response]]
 INTEGRATION = "ApiKey-v1"

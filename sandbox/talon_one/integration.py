@@ -11,17 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from promosync.sandbox.asgi import JSONResponse
+from promosync.sandbox.talon_one.gateway import ApiError, Query, json_body, path_int
+from promosync.sandbox.talon_one.model import Audience, Profile, now_ms
+from promosync.sandbox.talon_one.render import (
+    audience_json,
+    card_json,
+    inventory_programs,
+    profile_json,
+)
+from promosync.sandbox.talon_one.store import Store
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.asgi import JSONResponse
-from sandbox.talon_one.gateway import ApiError, Query, json_body, path_int
-from sandbox.talon_one.model import Audience, Profile, now_ms
-from sandbox.talon_one.render import audience_json, card_json, inventory_programs, profile_json
-from sandbox.talon_one.store import Store
-
 if TYPE_CHECKING:
-    from sandbox.talon_one.api import TalonOneApi
+    from promosync.sandbox.talon_one.api import TalonOneApi
 
 MAX_PROFILES = 1000  # "up to 1000 customer profiles" per request (stated in the description only)
 RESPONSE_CONTENT = (

@@ -6,7 +6,7 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sandbox.talon_one.model import ON_ACTION, Program, Tier, Txn
+from promosync.sandbox.talon_one.model import ON_ACTION, Program, Tier, Txn
 
 INFINITY = float("inf")
 

@@ -14,13 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from sandbox.asgi import JSONResponse
-from sandbox.talon_one.gateway import ApiError, Query, path_int
-from sandbox.talon_one.ledger import balances_by_subledger
-from sandbox.talon_one.model import (
+from promosync.sandbox.asgi import JSONResponse
+from promosync.sandbox.talon_one.gateway import ApiError, Query, path_int
+from promosync.sandbox.talon_one.ledger import balances_by_subledger
+from promosync.sandbox.talon_one.model import (
     MS_PER_DAY,
     ON_ACTION,
     Card,
@@ -30,11 +27,18 @@ from sandbox.talon_one.model import (
     now_ms,
     transaction_uuid,
 )
-from sandbox.talon_one.render import entry_json, points_json, program_entry_json, tiered_points_json
-from sandbox.talon_one.store import Store, page
+from promosync.sandbox.talon_one.render import (
+    entry_json,
+    points_json,
+    program_entry_json,
+    tiered_points_json,
+)
+from promosync.sandbox.talon_one.store import Store, page
+from starlette.requests import Request
+from starlette.responses import Response
 
 if TYPE_CHECKING:
-    from sandbox.talon_one.api import TalonOneApi
+    from promosync.sandbox.talon_one.api import TalonOneApi
 
 TYPES = ("manual", "session", "import")
 

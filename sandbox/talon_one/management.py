@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from promosync.sandbox.asgi import JSONResponse
+from promosync.sandbox.talon_one.gateway import ApiError, Query, path_int
+from promosync.sandbox.talon_one.model import now_ms
+from promosync.sandbox.talon_one.render import card_json, profile_json, program_json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.asgi import JSONResponse
-from sandbox.talon_one.gateway import ApiError, Query, path_int
-from sandbox.talon_one.model import now_ms
-from sandbox.talon_one.render import card_json, profile_json, program_json
-
 if TYPE_CHECKING:
-    from sandbox.talon_one.api import TalonOneApi
+    from promosync.sandbox.talon_one.api import TalonOneApi
 
 CARD_SORTS = ("id", "created", "modified", "identifier")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.talon_one.ledger import Balance, balances_by_subledger, tier_of
-from sandbox.talon_one.model import (
+from promosync.sandbox.talon_one.ledger import Balance, balances_by_subledger, tier_of
+from promosync.sandbox.talon_one.model import (
     ACCOUNT_ID,
     APPLICATION_ID,
     MS_PER_DAY,
@@ -18,7 +18,7 @@ from sandbox.talon_one.model import (
     iso,
     transaction_uuid,
 )
-from sandbox.talon_one.store import Store
+from promosync.sandbox.talon_one.store import Store
 
 
 def profile_json(store: Store, profile: Profile) -> dict[str, Any]:

@@ -7,9 +7,8 @@ from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
 
+from promosync.sandbox.talon_one.model import Audience, Card, Profile, Program, Txn
 from sortedcontainers import SortedKeyList
-
-from sandbox.talon_one.model import Audience, Card, Profile, Program, Txn
 
 
 def _order(txn: Txn) -> tuple[int, int]:

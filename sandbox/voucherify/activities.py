@@ -6,9 +6,9 @@ import random
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from sandbox.voucherify import params
-from sandbox.voucherify.data import END_US, derived_id, hex_id
-from sandbox.voucherify.instants import iso
+from promosync.sandbox.voucherify import params
+from promosync.sandbox.voucherify.data import END_US, derived_id, hex_id
+from promosync.sandbox.voucherify.instants import iso
 
 # (type, category, kind of campaign it concerns: None, "LOYALTY" or "OTHER")
 KINDS = [

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.asgi import AdminError
-from sandbox.people import FIRST_NAMES, LAST_NAMES
-from sandbox.voucherify.async_actions import AsyncActions
-from sandbox.voucherify.data import metadata
-from sandbox.voucherify.instants import iso, parse_instant
-from sandbox.voucherify.params import ApiError
-from sandbox.voucherify.state import VoucherifyState, invalid_field
+from promosync.sandbox.asgi import AdminError
+from promosync.sandbox.people import FIRST_NAMES, LAST_NAMES
+from promosync.sandbox.voucherify.async_actions import AsyncActions
+from promosync.sandbox.voucherify.data import metadata
+from promosync.sandbox.voucherify.instants import iso, parse_instant
+from promosync.sandbox.voucherify.params import ApiError
+from promosync.sandbox.voucherify.state import VoucherifyState, invalid_field
 
 STEPS = (
     "create_customers",

@@ -6,18 +6,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from promosync.sandbox.asgi import AdminError, JSONResponse, SandboxApi
+from promosync.sandbox.limits import MinuteBudget
+from promosync.sandbox.settings import SandboxSettings
+from promosync.sandbox.voucherify import admin, bodies, customers
+from promosync.sandbox.voucherify.async_actions import AsyncActions
+from promosync.sandbox.voucherify.instants import now_us
+from promosync.sandbox.voucherify.params import ApiError
+from promosync.sandbox.voucherify.state import VoucherifyState
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-
-from sandbox.asgi import AdminError, JSONResponse, SandboxApi
-from sandbox.limits import MinuteBudget
-from sandbox.settings import SandboxSettings
-from sandbox.voucherify import admin, bodies, customers
-from sandbox.voucherify.async_actions import AsyncActions
-from sandbox.voucherify.instants import now_us
-from sandbox.voucherify.params import ApiError
-from sandbox.voucherify.state import VoucherifyState
 
 Handler = Callable[[Request, int], Awaitable[Response]]
 

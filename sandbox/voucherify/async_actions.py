@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.voucherify import params
-from sandbox.voucherify.csv_import import import_rows
-from sandbox.voucherify.instants import iso
-from sandbox.voucherify.state import VoucherifyState, invalid_field
+from promosync.sandbox.voucherify import params
+from promosync.sandbox.voucherify.csv_import import import_rows
+from promosync.sandbox.voucherify.instants import iso
+from promosync.sandbox.voucherify.state import VoucherifyState, invalid_field
 
 REPORT_DAYS_US = 30 * 86_400_000_000
 

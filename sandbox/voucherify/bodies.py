@@ -6,10 +6,9 @@ import secrets
 from typing import Any
 
 import orjson
+from promosync.sandbox.voucherify.params import ApiError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-
-from sandbox.voucherify.params import ApiError
 
 MAX_BULK_BYTES = 10 * 1024 * 1024  # "Max 10 MB" per bulk request; larger bodies get 413
 

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from sandbox.voucherify.state import invalid_field
+from promosync.sandbox.voucherify.state import invalid_field
 
 STANDARD = {
     "id": ("id",),

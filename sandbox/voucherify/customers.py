@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sandbox.voucherify import activities, params
-from sandbox.voucherify.data import derived_id
-from sandbox.voucherify.instants import iso
-from sandbox.voucherify.state import VoucherifyState, invalid_field
-from sandbox.voucherify.store import CustomerQuery, Predicate
+from promosync.sandbox.voucherify import activities, params
+from promosync.sandbox.voucherify.data import derived_id
+from promosync.sandbox.voucherify.instants import iso
+from promosync.sandbox.voucherify.state import VoucherifyState, invalid_field
+from promosync.sandbox.voucherify.store import CustomerQuery, Predicate
 
 ORDERS = ("created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id")
 KEY_INDEX = {"created_at": 1, "updated_at": 2}  # position of the key in a predicate's arguments

@@ -7,8 +7,8 @@ import random
 import string
 from typing import Any
 
-from sandbox.people import EPOCH_END, Person, generate_people, random_instant
-from sandbox.voucherify.instants import iso, to_us
+from promosync.sandbox.people import EPOCH_END, Person, generate_people, random_instant
+from promosync.sandbox.voucherify.instants import iso, to_us
 
 ALPHANUMERIC = string.digits + string.ascii_letters
 END_US = to_us(EPOCH_END)

@@ -7,10 +7,10 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from sandbox.voucherify import params
-from sandbox.voucherify.data import derived_id
-from sandbox.voucherify.instants import parse_instant
-from sandbox.voucherify.loyalty_data import (
+from promosync.sandbox.voucherify import params
+from promosync.sandbox.voucherify.data import derived_id
+from promosync.sandbox.voucherify.instants import parse_instant
+from promosync.sandbox.voucherify.loyalty_data import (
     CAMPAIGNS,
     Card,
     Transaction,

@@ -6,9 +6,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.people import EPOCH_START
-from sandbox.voucherify.data import END_US, derived_id
-from sandbox.voucherify.instants import iso, to_us
+from promosync.sandbox.people import EPOCH_START
+from promosync.sandbox.voucherify.data import END_US, derived_id
+from promosync.sandbox.voucherify.instants import iso, to_us
 
 # (name, share of customers who are members)
 CAMPAIGNS = [("Złote Punkty", 0.25), ("Sunrise Rewards ☀", 0.12), ("Kraków Coffee Club", 0.06)]

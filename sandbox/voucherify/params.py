@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sandbox.voucherify.instants import parse_instant
+from promosync.sandbox.voucherify.instants import parse_instant
 
 
 class ApiError(Exception):

@@ -7,17 +7,17 @@ import re
 from datetime import date
 from typing import Any
 
-from sandbox.voucherify.activities import ActivityLog
-from sandbox.voucherify.data import (
+from promosync.sandbox.voucherify.activities import ActivityLog
+from promosync.sandbox.voucherify.data import (
     assets,
     derived_id,
     generate_customers,
     segments_catalogue,
     segments_of,
 )
-from sandbox.voucherify.instants import iso
-from sandbox.voucherify.loyalties import LoyaltyBook
-from sandbox.voucherify.store import CustomerStore
+from promosync.sandbox.voucherify.instants import iso
+from promosync.sandbox.voucherify.loyalties import LoyaltyBook
+from promosync.sandbox.voucherify.store import CustomerStore
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TEXT_FIELDS = ("name", "description", "email", "phone")

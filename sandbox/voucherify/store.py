@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from promosync.sandbox.voucherify.instants import parse_instant
 from sortedcontainers import SortedList
-
-from sandbox.voucherify.instants import parse_instant
 
 Predicate = Callable[[dict[str, Any], int, int], bool]  # (customer, created_us, updated_us)
 

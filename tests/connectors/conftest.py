@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from connectors.http import ApiClient
-from connectors.voucherify.client import voucherify_client
+from promosync.connectors.http import ApiClient
+from promosync.connectors.voucherify.client import voucherify_client
 
 
 @pytest.fixture

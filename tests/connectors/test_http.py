@@ -8,8 +8,7 @@ import threading
 import time
 
 import pytest
-
-from connectors.http import (
+from promosync.connectors.http import (
     ApiClient,
     ApiError,
     ConfigError,
@@ -42,7 +41,7 @@ def test_retriable_failures_are_retried_until_the_answer_arrives(
             "retry_after_seconds": 0,
         },
     ).raise_for_status()
-    with caplog.at_level(logging.WARNING, logger="connectors.http"):
+    with caplog.at_level(logging.WARNING, logger="promosync.connectors.http"):
         pages = [client.get_json("/v1/customers", {"limit": 100, "page": p}) for p in (1, 2, 3)]
     assert [len(page["customers"]) for page in pages] == [100, 100, 100]
     injected = voucherify_admin.get("/_sandbox/stats").json()["faults_injected"]

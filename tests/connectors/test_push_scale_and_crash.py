@@ -9,12 +9,12 @@ import sys
 import time
 
 import orjson
+from promosync.connectors.push.batching import MAX_BODY_BYTES
+from promosync.connectors.talon_one import push as talon_one_push
+from promosync.connectors.talon_one.client import talon_one_client
+from promosync.connectors.voucherify import push
+from promosync.connectors.warehouse import Warehouse
 
-from connectors.push.batching import MAX_BODY_BYTES
-from connectors.talon_one import push as talon_one_push
-from connectors.talon_one.client import talon_one_client
-from connectors.voucherify import push
-from connectors.warehouse import Warehouse
 from tests.connectors.test_push_voucherify import insert, posts
 
 
@@ -86,7 +86,7 @@ def test_a_push_killed_after_upload_is_polled_not_resent(
         "WAREHOUSE_URL": warehouse.url,
     }
     child = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.push_cli", "metadata", "--deadline", "60"],
+        [sys.executable, "-m", "promosync.pipelines.push_cli", "metadata", "--deadline", "60"],
         env=env,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from promosync.connectors.talon_one import push as talon_one_push
+from promosync.connectors.talon_one.client import talon_one_client
+from promosync.connectors.voucherify import push
 
-from connectors.talon_one import push as talon_one_push
-from connectors.talon_one.client import talon_one_client
-from connectors.voucherify import push
 from tests.connectors.test_push_voucherify import insert, truth
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 import sqlalchemy as sa
-
-from connectors.push import customers as customer_fields
-from connectors.push import jobs
-from connectors.voucherify import push, sync
+from promosync.connectors.push import customers as customer_fields
+from promosync.connectors.push import jobs
+from promosync.connectors.voucherify import push, sync
 
 
 def _json(value):

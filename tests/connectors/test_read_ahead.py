@@ -7,8 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-
-from connectors.read_ahead import read_ahead
+from promosync.connectors.read_ahead import read_ahead
 
 
 def _read_ahead_threads() -> list[threading.Thread]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-
-from pipelines.resources import WarehouseResource
-from pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
+from promosync.pipelines.resources import WarehouseResource
+from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
 
 PROGRAMS = {"profile_program_ids": [101, 102], "card_program_ids": [103]}
 

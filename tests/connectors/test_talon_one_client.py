@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from connectors.talon_one import client as api
-from connectors.talon_one.client import talon_one_client
+from promosync.connectors.talon_one import client as api
+from promosync.connectors.talon_one.client import talon_one_client
 
 
 def test_each_management_endpoint_is_paced_on_its_own(sandbox, talon_one_admin) -> None:

@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from promosync.connectors.cursor import format_instant, parse_instant
+from promosync.connectors.http import ApiError, ConfigError
+from promosync.connectors.talon_one import balances, snapshots, transactions
+from promosync.connectors.talon_one.client import talon_one_client
+from promosync.connectors.talon_one.entities import EntitySource
+from promosync.connectors.voucherify import sync as voucherify_sync
+from promosync.connectors.voucherify.client import voucherify_client
 
-from connectors.cursor import format_instant, parse_instant
-from connectors.http import ApiError, ConfigError
-from connectors.talon_one import balances, snapshots, transactions
-from connectors.talon_one.client import talon_one_client
-from connectors.talon_one.entities import EntitySource
-from connectors.voucherify import sync as voucherify_sync
-from connectors.voucherify.client import voucherify_client
 from tests.conftest import next_millisecond
 
 NO_LAG = timedelta(0)

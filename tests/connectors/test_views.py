@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-
-from connectors.cursor import parse_instant
-from connectors.talon_one import balances, snapshots, transactions
-from connectors.talon_one.client import talon_one_client
-from connectors.views import create_views
-from connectors.voucherify import sync as voucherify_sync
-from connectors.voucherify.client import voucherify_client
-from pipelines.resources import WarehouseResource
-from pipelines.views_assets import RAW_TABLES, analyst_views
+from promosync.connectors.cursor import parse_instant
+from promosync.connectors.talon_one import balances, snapshots, transactions
+from promosync.connectors.talon_one.client import talon_one_client
+from promosync.connectors.views import create_views
+from promosync.connectors.voucherify import sync as voucherify_sync
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.pipelines.resources import WarehouseResource
+from promosync.pipelines.views_assets import RAW_TABLES, analyst_views
 
 VIEWS = ("customer_360", "customer_activity_daily", "loyalty_balance_history", "loyalty_ledger")
 EARLIER = timedelta(days=30)  # an older balance snapshot, which customer_360 must not read

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from promosync.connectors.voucherify import sync
+from promosync.connectors.voucherify.client import voucherify_client
 
-from connectors.voucherify import sync
-from connectors.voucherify.client import voucherify_client
 from tests.conftest import next_millisecond
 
 CUSTOMERS = 10_000

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from promosync.connectors.cursor import parse_instant
+from promosync.connectors.http import ApiError, ConfigError
+from promosync.connectors.voucherify import sync
+from promosync.connectors.voucherify.client import voucherify_client
 
-from connectors.cursor import parse_instant
-from connectors.http import ApiError, ConfigError
-from connectors.voucherify import sync
-from connectors.voucherify.client import voucherify_client
 from tests.conftest import next_millisecond
 
 

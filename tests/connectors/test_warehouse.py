@@ -6,8 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-
-from connectors.warehouse import Warehouse
+from promosync.connectors.warehouse import Warehouse
 
 TABLE_DDL = """
 CREATE TABLE demo_rows (

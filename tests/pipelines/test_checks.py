@@ -6,17 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
-
-from connectors import health
-from connectors.voucherify import sync
-from connectors.voucherify.client import voucherify_client
-from connectors.warehouse import Warehouse
-from pipelines.checks import ASSET_CHECKS
-from pipelines.push_assets import PUSH_ASSETS
-from pipelines.resources import VoucherifyResource, WarehouseResource
-from pipelines.schedules import EXTRA_JOBS
-from pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
-from pipelines.voucherify_assets import VOUCHERIFY_ASSETS
+from promosync.connectors import health
+from promosync.connectors.voucherify import sync
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.warehouse import Warehouse
+from promosync.pipelines.checks import ASSET_CHECKS
+from promosync.pipelines.push_assets import PUSH_ASSETS
+from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
+from promosync.pipelines.schedules import EXTRA_JOBS
+from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
+from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 CUSTOMER_CHECKS = ("primary_key_unique", "fresh", "cursor_forward", "count_matches_api")

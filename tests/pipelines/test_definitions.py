@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-
-from pipelines import run
-from pipelines.definitions import defs
+from promosync.pipelines import run
+from promosync.pipelines.definitions import defs
 
 STREAMS = {
     "voucherify_customers",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+from promosync.connectors.warehouse import Warehouse
+from promosync.pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS, resume_request
+from promosync.pipelines.push_cli import push_app
+from promosync.pipelines.resources import default_resources
+from promosync.pipelines.talon_one_assets import talon_one_resources
 from typer.testing import CliRunner
 
-from connectors.warehouse import Warehouse
-from pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS, resume_request
-from pipelines.push_cli import push_app
-from pipelines.resources import default_resources
-from pipelines.talon_one_assets import talon_one_resources
 from tests.connectors.test_push_voucherify import insert
 
 

@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
-
-from pipelines.checks import ASSET_CHECKS
-from pipelines.definitions import talon_one_pull, voucherify_pull, voucherify_reconcile
-from pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
-from pipelines.resources import VoucherifyResource, WarehouseResource
-from pipelines.schedules import (
+from promosync.pipelines.checks import ASSET_CHECKS
+from promosync.pipelines.definitions import talon_one_pull, voucherify_pull, voucherify_reconcile
+from promosync.pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
+from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
+from promosync.pipelines.schedules import (
     EXTRA_JOBS,
     SCHEDULES,
     SENSORS,
@@ -20,8 +19,8 @@ from pipelines.schedules import (
     promosync_run_failures,
     redact,
 )
-from pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
-from pipelines.voucherify_assets import VOUCHERIFY_ASSETS
+from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
+from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 
 SECRET = "s3cret-app-token"
 EXPECTED = {

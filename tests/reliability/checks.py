@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from promosync.connectors.cursor import parse_instant
+from promosync.connectors.warehouse import Warehouse
 
-from connectors.cursor import parse_instant
-from connectors.warehouse import Warehouse
 from tests.conftest import ApiSession
 
 SHOWN = 5

@@ -12,15 +12,15 @@ import multiprocessing.context
 from datetime import timedelta
 from typing import Any
 
-from connectors.http import ApiClient
-from connectors.talon_one import balances, snapshots, transactions
-from connectors.talon_one import push as talon_one_push
-from connectors.talon_one.client import TalonOne, talon_one_client
-from connectors.voucherify import push as voucherify_push
-from connectors.voucherify import sync as voucherify_sync
-from connectors.voucherify.client import voucherify_client
-from connectors.warehouse import Warehouse
-from sandbox.settings import SandboxSettings
+from promosync.connectors.http import ApiClient
+from promosync.connectors.talon_one import balances, snapshots, transactions
+from promosync.connectors.talon_one import push as talon_one_push
+from promosync.connectors.talon_one.client import TalonOne, talon_one_client
+from promosync.connectors.voucherify import push as voucherify_push
+from promosync.connectors.voucherify import sync as voucherify_sync
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.warehouse import Warehouse
+from promosync.sandbox.settings import SandboxSettings
 
 KEYS = SandboxSettings()  # the sandbox's default credentials (the tests never change them)
 RETRY_WAIT = 0.05  # seconds between retries at most: injected faults need no real back-off

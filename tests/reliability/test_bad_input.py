@@ -14,15 +14,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 import pytest
+from promosync.connectors.http import ApiClient, ApiError, UnexpectedAnswer
+from promosync.connectors.talon_one import snapshots, transactions
+from promosync.connectors.talon_one.client import TalonOne, talon_one_client
+from promosync.connectors.transport import Response, Transport
+from promosync.connectors.voucherify import sync
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.warehouse import Warehouse, WarehouseError
 from urllib3 import HTTPHeaderDict
 
-from connectors.http import ApiClient, ApiError, UnexpectedAnswer
-from connectors.talon_one import snapshots, transactions
-from connectors.talon_one.client import TalonOne, talon_one_client
-from connectors.transport import Response, Transport
-from connectors.voucherify import sync
-from connectors.voucherify.client import voucherify_client
-from connectors.warehouse import Warehouse, WarehouseError
 from tests.reliability import checks
 
 LOGIN_PAGE = b"<!doctype html><html><head><title>Sign in to the proxy</title></head></html>"

@@ -16,13 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
+from promosync.connectors.http import ApiError
+from promosync.connectors.talon_one import transactions
+from promosync.connectors.voucherify import sync
+from promosync.connectors.warehouse import Warehouse, WarehouseError
+from promosync.pipelines.cli import app
 from typer.testing import CliRunner
 
-from connectors.http import ApiError
-from connectors.talon_one import transactions
-from connectors.voucherify import sync
-from connectors.warehouse import Warehouse, WarehouseError
-from pipelines.cli import app
 from tests.conftest import POSTGRES_URL
 from tests.reliability.test_bad_input import contents, talon_one_on, voucherify_on
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import orjson
 import pytest
+from promosync.connectors.push.batching import MAX_BODY_BYTES
+from promosync.connectors.talon_one import push as talon_one_push
+from promosync.connectors.talon_one import snapshots
+from promosync.connectors.voucherify import push, sync
+from promosync.connectors.warehouse import Warehouse
 
-from connectors.push.batching import MAX_BODY_BYTES
-from connectors.talon_one import push as talon_one_push
-from connectors.talon_one import snapshots
-from connectors.voucherify import push, sync
-from connectors.warehouse import Warehouse
 from tests.reliability.test_bad_input import contents, talon_one_on, voucherify_on
 from tests.reliability.test_bad_input_config import _env, promosync
 

@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+from promosync.connectors.http import ApiError
+from promosync.connectors.warehouse import Warehouse
 
-from connectors.http import ApiError
-from connectors.warehouse import Warehouse
 from tests.conftest import TEST_SETTINGS, ApiSession
 from tests.reliability import checks, runs
 from tests.reliability.conftest import FULL, TRIALS, Tally

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.talon_one.push import MAX_PER_REQUEST
-from connectors.warehouse import Warehouse
+from promosync.connectors.talon_one.push import MAX_PER_REQUEST
+from promosync.connectors.warehouse import Warehouse
+
 from tests.conftest import TEST_SETTINGS, ApiSession
 from tests.reliability import checks, runs
 from tests.reliability.conftest import TRIALS, Tally

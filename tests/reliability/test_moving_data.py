@@ -13,8 +13,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from connectors.http import ApiClient
-from connectors.voucherify import sync
+from promosync.connectors.http import ApiClient
+from promosync.connectors.voucherify import sync
+
 from tests.conftest import ApiSession, next_millisecond
 from tests.reliability import checks, runs
 

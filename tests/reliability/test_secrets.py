@@ -28,18 +28,18 @@ import pytest
 import requests
 import sqlalchemy as sa
 from dagster._serdes import serialize_value
+from promosync.connectors.http import ApiError
+from promosync.connectors.talon_one import balances, snapshots, transactions
+from promosync.connectors.talon_one.client import talon_one_client
+from promosync.connectors.transport import Response
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.warehouse import Warehouse
+from promosync.pipelines.cli import app
+from promosync.pipelines.definitions import defs
+from promosync.sandbox.server import Sandbox
+from promosync.sandbox.settings import SandboxSettings
 from typer.testing import CliRunner
 
-from connectors.http import ApiError
-from connectors.talon_one import balances, snapshots, transactions
-from connectors.talon_one.client import talon_one_client
-from connectors.transport import Response
-from connectors.voucherify.client import voucherify_client
-from connectors.warehouse import Warehouse
-from pipelines.cli import app
-from pipelines.definitions import defs
-from sandbox.server import Sandbox
-from sandbox.settings import SandboxSettings
 from tests.conftest import POSTGRES_URL
 
 KEYS = {
@@ -175,7 +175,7 @@ def evidence(secret_sandbox, faulty_sandbox, pg_schema, tmp_path_factory) -> Evi
     # 1. The pull of both platforms, as a user runs it: its own process, DAGSTER_HOME and file;
     # it runs while the in-process runs below go on.
     sync_all = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "sync"],
+        [sys.executable, "-m", "promosync.pipelines.cli", "sync"],
         env={**os.environ, **env, "DAGSTER_HOME": str(homes[0]), "WAREHOUSE_URL": duck_cli},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -252,7 +252,7 @@ class _Records(logging.Handler):
 def _capture_logs() -> _Records:
     handler = _Records()
     logging.getLogger().addHandler(handler)
-    logging.getLogger("connectors").setLevel(logging.INFO)
+    logging.getLogger("promosync.connectors").setLevel(logging.INFO)
     return handler
 
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 import requests
+from promosync.sandbox.asgi import build_app
 
-from sandbox.asgi import build_app
 from tests.contract import assert_voucherify_schema
 
 

@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from promosync.sandbox.talon_one.data import TIE_CLUSTER, TIE_INSTANT
+from promosync.sandbox.talon_one.model import iso
 
-from sandbox.talon_one.data import TIE_CLUSTER, TIE_INSTANT
-from sandbox.talon_one.model import iso
 from tests.conftest import ApiSession
 from tests.contract import assert_conforms
 from tests.sandbox.test_talon_one_contract import (

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sandbox.people import generate_people
-from sandbox.talon_one.data import TIE_CLUSTER, TIE_INSTANT, generate
-from sandbox.talon_one.ledger import balance_as_of
-from sandbox.talon_one.model import MS_PER_DAY, ON_ACTION, Txn
+from promosync.sandbox.people import generate_people
+from promosync.sandbox.talon_one.data import TIE_CLUSTER, TIE_INSTANT, generate
+from promosync.sandbox.talon_one.ledger import balance_as_of
+from promosync.sandbox.talon_one.model import MS_PER_DAY, ON_ACTION, Txn
 
 
 def entry(number: int, created: int, kind: str, amount: float, **fields: object) -> Txn:

@@ -7,8 +7,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from promosync.sandbox.server import Sandbox
 
-from sandbox.server import Sandbox
 from tests.ui.webserver import (
     REPO,
     WEBSERVER,
@@ -23,7 +23,8 @@ from tests.ui.webserver import (
 def dagster_ui(
     sandbox_server: Sandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DagsterUI]:
-    """`dagster-webserver -m pipelines.definitions` on a temporary instance and warehouse."""
+    """`dagster-webserver -m promosync.pipelines.definitions` on a temporary instance and
+    warehouse."""
     root = tmp_path_factory.mktemp("dagster_ui")
     home = root / "dagster_home"
     home.mkdir()
@@ -45,7 +46,8 @@ def dagster_ui(
     log = root / "webserver.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(WEBSERVER), "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
+            [str(WEBSERVER), "-m", "promosync.pipelines.definitions",
+             "-h", "127.0.0.1", "-p", str(port)],
             cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -8,15 +8,18 @@ from pathlib import Path
 
 import pytest
 import requests
+from promosync.connectors.warehouse import Warehouse
+from promosync.pipelines.definitions import defs
+from promosync.sandbox.server import Sandbox
 
-from connectors.warehouse import Warehouse
-from pipelines.definitions import defs
-from sandbox.server import Sandbox
 from tests.ui.chromium import CHROMIUM, Chromium
 from tests.ui.webserver import DagsterUI
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-LOCATION = {"repositoryLocationName": "pipelines.definitions", "repositoryName": "__repository__"}
+LOCATION = {
+    "repositoryLocationName": "promosync.pipelines.definitions",
+    "repositoryName": "__repository__",
+}
 # Every asset node of the graph carries its full name in `data-tooltip` (the label itself is
 # middle-truncated, e.g. "voucher…_customers").
 GRAPH_NAMES = (
