@@ -7,8 +7,11 @@ client (pacing, retries, rate-limit blocks) sleeps through `sleep()`, which wake
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _requested = threading.Event()
 _signal_name: list[str] = []
@@ -51,3 +54,26 @@ def reset() -> None:
     """Forget an earlier stop (a new run in the same process, tests)."""
     _requested.clear()
     _signal_name.clear()
+
+
+@contextmanager
+def on_signals() -> Iterator[None]:
+    """The first SIGINT/SIGTERM asks for a stop at the next safe point; a second ends at once.
+
+    Install it in the main thread around a command's work; the previous handlers come back after.
+    """
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def handle(signum: int, _frame: object) -> None:
+        if stop_requested():  # the second signal: the default action, now
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        request_stop(signum)
+
+    previous = {signum: signal.signal(signum, handle) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
