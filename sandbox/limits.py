@@ -7,7 +7,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """Outcome of one request against a budget."""
 
@@ -16,26 +16,49 @@ class Verdict:
     remaining: int
     reset_epoch: int  # when the window frees up again (epoch seconds)
     retry_after: int  # seconds to wait; 0 when allowed
+    kind: str = "api_calls"  # the budget it describes (Voucherify's `X-Rate-Limit-Type`)
 
 
-class MinuteBudget:
-    """A fixed one-minute window per key, like Voucherify's requests-per-minute plans."""
+UNLIMITED = Verdict(True, 0, 0, 0, 0)
+
+
+class FixedWindow:
+    """Requests per key in fixed windows of a given length, each opened by its first request.
+
+    Voucherify's per-minute and per-hour budgets behave this way; the length is passed on every
+    call so that a compressed clock can shorten it at run time.
+    """
 
     def __init__(self) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
 
-    def hit(self, key: str, limit: int, now: float) -> Verdict:
-        """Count one request for `key`; `limit` <= 0 means unlimited."""
+    def verdict(
+        self, key: str, limit: int, now: float, seconds: float, kind: str = "api_calls"
+    ) -> Verdict:
+        """Whether one more request fits (`remaining` as if it were taken), without taking it."""
         if limit <= 0:
-            return Verdict(True, 0, 0, 0, 0)
+            return UNLIMITED
         start, used = self._windows.get(key, (now, 0))
-        if now - start >= 60:
+        if now - start >= seconds:
             start, used = now, 0
-        reset = math.ceil(start + 60)
+        end = start + seconds
         if used >= limit:
-            return Verdict(False, limit, 0, reset, max(1, math.ceil(start + 60 - now)))
+            return Verdict(False, limit, 0, math.ceil(end), max(1, math.ceil(end - now)), kind)
+        return Verdict(True, limit, limit - used - 1, math.ceil(end), 0, kind)
+
+    def take(self, key: str, now: float, seconds: float) -> None:
+        """Count one request for `key`."""
+        start, used = self._windows.get(key, (now, 0))
+        if now - start >= seconds:
+            start, used = now, 0
         self._windows[key] = (start, used + 1)
-        return Verdict(True, limit, limit - used - 1, reset, 0)
+
+    def hit(self, key: str, limit: int, now: float, seconds: float = 60.0) -> Verdict:
+        """Count one request for `key` if it fits; `limit` <= 0 means unlimited."""
+        verdict = self.verdict(key, limit, now, seconds)
+        if verdict.allowed and limit > 0:
+            self.take(key, now, seconds)
+        return verdict
 
     def clear(self) -> None:
         """Forget every window."""
@@ -51,7 +74,7 @@ class PerSecondLimit:
     def hit(self, key: str, endpoint: str, limit: int, now: float) -> Verdict:
         """Count one request for `key` on `endpoint`; `limit` <= 0 means unlimited."""
         if limit <= 0:
-            return Verdict(True, 0, 0, 0, 0)
+            return UNLIMITED
         hits = self._hits[(key, endpoint)]
         while hits and now - hits[0] >= 1.0:
             hits.popleft()

@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from promosync.sandbox.asgi import JSONResponse, SandboxApi
-from promosync.sandbox.limits import MinuteBudget, PerSecondLimit
+from promosync.sandbox.limits import FixedWindow, PerSecondLimit
 from promosync.sandbox.settings import SandboxSettings
 from promosync.sandbox.talon_one import admin, exports, integration, loyalty, management
 from promosync.sandbox.talon_one.data import generate
@@ -59,7 +59,7 @@ class TalonOneApi(SandboxApi):
 
     def __init__(self, settings: SandboxSettings) -> None:
         super().__init__(settings)
-        self.minute_budget = MinuteBudget()
+        self.minute_budget = FixedWindow()
         self.per_second = PerSecondLimit()
         self.regenerate()
 

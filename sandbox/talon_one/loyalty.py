@@ -1,9 +1,11 @@
 """Loyalty ledger reads: per-profile and per-card logs and balances, and the program-wide feed.
 
-Ledger logs are returned newest first, ordered by (created, id): with no filters that is "the last
-50" the spec promises, and `skip` pages further back. `startDate` is inclusive and `endDate`
-exclusive (created in [startDate, endDate)), so consecutive windows never overlap nor leave gaps;
-balances' `endDate` counts entries created before it (the spec: "before this timestamp").
+By default ledger logs are returned newest first, ordered by (created, id): with no filters that
+is "the last 50" the spec promises, and `skip` pages further back. `startDate` is inclusive and
+`endDate` exclusive (created in [startDate, endDate)), so consecutive windows never overlap nor
+leave gaps. The readings (`sandbox.readings`) change each of these: oldest first, either bound
+inclusive or exclusive, and a request without `startDate` limited to the last 50 entries.
+Balances' `endDate` counts entries created before it (the spec: "before this timestamp").
 `subledgerId` on a balances call narrows `subledgerBalances`; `balance` is always the main ledger.
 An unknown program or profile/card is a 404; a program of the other kind (a card endpoint on a
 profile-based program, or the reverse) is a 400.
@@ -12,9 +14,11 @@ profile-based program, or the reverse) is a 400.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from promosync.sandbox.asgi import JSONResponse
+from promosync.sandbox.readings import Readings
 from promosync.sandbox.talon_one.gateway import ApiError, Query, path_int
 from promosync.sandbox.talon_one.ledger import balances_by_subledger
 from promosync.sandbox.talon_one.model import (
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from promosync.sandbox.talon_one.api import TalonOneApi
 
 TYPES = ("manual", "session", "import")
+LAST = 50  # "If no filters are applied, the last 50 loyalty transactions [...] are returned."
 
 
 def program_of(store: Store, request: Request, card_based: bool) -> Program:
@@ -71,13 +76,18 @@ def profile_owner(store: Store, request: Request) -> str:
 
 
 class LogQuery:
-    """The filters and page the transaction-log endpoints share."""
+    """The filters and page the transaction-log endpoints share, as the readings take them."""
 
-    def __init__(self, request: Request, subledgers: list[str] | None) -> None:
+    def __init__(self, request: Request, subledgers: list[str] | None, readings: Readings) -> None:
         query = Query(request)
         self.kind = query.choice("loyaltyTransactionType", TYPES)
-        self.start = query.instant("startDate")
-        self.end = query.instant("endDate")
+        start, end = query.instant("startDate"), query.instant("endDate")
+        # Held as a half-open window [start, end) of whole milliseconds, like `created`.
+        if start is not None and readings.talon_one_start_bound == "exclusive":
+            start += 1
+        if end is not None and readings.talon_one_end_bound == "inclusive":
+            end += 1
+        self.start, self.end = start, end
         self.size = query.integer("pageSize", 50, 1, 1000)
         self.skip = query.integer("skip", 0, 0)
         if query.boolean("awaitsActivation", None) is False:
@@ -86,6 +96,13 @@ class LogQuery:
         self.sessions = set(query.strings("customerSessionIDs"))
         self.uuids = set(query.strings("transactionUUIDs"))
         self.subledgers = subledgers
+        capping = readings.talon_one_no_start_date
+        self.last = None  # only the newest `last` entries of the window are listed
+        if start is None and (
+            capping == "last_50"
+            or (capping == "last_50_if_unfiltered" and end is None and not self.filtered())
+        ):
+            self.last = LAST
 
     def filtered(self) -> bool:
         """Whether anything but the date window narrows the log."""
@@ -109,8 +126,10 @@ class LogQuery:
 
         return keep
 
-    def select(self, store: Store, newest_first: Iterable[Txn]) -> tuple[list[Txn], bool]:
-        """The page of `newest_first` inside the window and filters."""
+    def select(
+        self, store: Store, newest_first: Iterable[Txn], order: str
+    ) -> tuple[list[Txn], bool]:
+        """The page of `newest_first` inside the window and filters, in `order`."""
         keep = self.keeps(store.seed, now_ms())
         window: Iterator[Txn] = (
             txn
@@ -119,6 +138,10 @@ class LogQuery:
             and (self.end is None or txn.created < self.end)
             and keep(txn)
         )
+        if self.last is not None:
+            window = islice(window, self.last)
+        if order == "oldest_first":
+            window = reversed(list(window))
         return page(window, self.skip, self.size)
 
 
@@ -135,16 +158,18 @@ def make_handlers(api: TalonOneApi) -> dict[str, Callable[[Request], Any]]:
         program = program_of(store, request, card_based=False)
         owner = profile_owner(store, request)
         subledger = request.query_params.get("subledgerId")
-        log = LogQuery(request, None if subledger is None else [subledger])
-        rows = log.select(store, reversed(store.entries(program.id, owner)))
+        log = LogQuery(request, None if subledger is None else [subledger], api.settings)
+        entries = reversed(store.entries(program.id, owner))
+        rows = log.select(store, entries, api.settings.talon_one_ledger_order)
         return _log(store, rows, entry_json)
 
     async def card_transactions(request: Request) -> Response:
         store = api.store
         program = program_of(store, request, card_based=True)
         card = card_of(store, request, program)
-        log = LogQuery(request, request.query_params.getlist("subledgerId") or None)
-        rows = log.select(store, reversed(store.entries(program.id, card.identifier)))
+        log = LogQuery(request, request.query_params.getlist("subledgerId") or None, api.settings)
+        entries = reversed(store.entries(program.id, card.identifier))
+        rows = log.select(store, entries, api.settings.talon_one_ledger_order)
         return _log(store, rows, entry_json)
 
     async def program_transactions(request: Request) -> Response:
@@ -153,11 +178,13 @@ def make_handlers(api: TalonOneApi) -> dict[str, Callable[[Request], Any]]:
         if program is None:
             raise ApiError(404, "Loyalty program not found", "loyaltyProgramId")
         subledger = request.query_params.get("subledgerId")
-        log = LogQuery(request, None if subledger is None else [subledger])
+        log = LogQuery(request, None if subledger is None else [subledger], api.settings)
+        order = api.settings.talon_one_program_transactions_order
         if log.filtered():
-            rows = log.select(store, store.feed_window(program.id, log.start, log.end))
+            rows = log.select(store, store.feed_window(program.id, log.start, log.end), order)
         else:
-            rows = store.feed_page(program.id, log.start, log.end, log.skip, log.size)
+            window = (log.start, log.end, log.last)
+            rows = store.feed_page(program.id, window, log.skip, log.size, order == "oldest_first")
         return _log(store, rows, program_entry_json)
 
     async def profile_balances(request: Request) -> Response:

@@ -1,8 +1,10 @@
 """Management API reads: loyalty programs, loyalty cards and the account's customer profiles.
 
-Cards can be sorted by `id`, `created`, `modified` or `identifier` (prefix `-` for descending;
-default `id`); `identifier` filters on the exact card code and `profileId` on a linked profile's
-numeric id. Customer profiles are listed in id (creation) order.
+Cards can be sorted by `id`, `created`, `modified` or `identifier` (prefix `-` for descending);
+without `sort` (or, under the `talon_one_cards_sort=ignored` reading, whatever it says) they come in
+the `talon_one_cards_default_order` reading's order, ascending id by default. `identifier` filters
+on the exact card code and `profileId` on a linked profile's numeric id. Customer profiles come in
+the `talon_one_profiles_order` reading's order: id (creation) order by default.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from promosync.sandbox.asgi import JSONResponse
+from promosync.sandbox.readings import hash_order
 from promosync.sandbox.talon_one.gateway import ApiError, Query, path_int
-from promosync.sandbox.talon_one.model import now_ms
+from promosync.sandbox.talon_one.model import Card, Profile, now_ms
 from promosync.sandbox.talon_one.render import card_json, profile_json, program_json
+from promosync.sandbox.talon_one.store import Store
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,6 +25,28 @@ if TYPE_CHECKING:
     from promosync.sandbox.talon_one.api import TalonOneApi
 
 CARD_SORTS = ("id", "created", "modified", "identifier")
+# The default orders the readings offer, as a sort key and a direction (descending or not).
+CARD_ORDERS = {
+    "id": ("id", False),
+    "newest_first": ("created", True),
+    "last_modified": ("modified", True),
+}
+
+
+def _card_order(seed: int, reading: str) -> tuple[Callable[[Card], Any], bool]:
+    if reading == "hash":
+        return (lambda card: hash_order(seed, card.id)), False
+    name, descending = CARD_ORDERS[reading]
+    return (lambda card: (getattr(card, name), card.id)), descending
+
+
+def _profiles(store: Store, reading: str) -> list[Profile]:
+    profiles = list(store.profiles.values())
+    if reading == "last_activity":
+        profiles.sort(key=lambda p: (p.last_activity, p.id), reverse=True)
+    elif reading == "hash":
+        profiles.sort(key=lambda p: hash_order(store.seed, p.id))
+    return profiles
 
 
 def make_handlers(api: TalonOneApi) -> dict[str, Callable[[Request], Any]]:
@@ -64,8 +90,12 @@ def make_handlers(api: TalonOneApi) -> dict[str, Callable[[Request], Any]]:
             and (batch is None or card.batch_id == batch)
             and (linked is None or any(link[0] == linked for link in card.profiles))
         ]
-        field = sort.lstrip("-")
-        rows.sort(key=lambda card: getattr(card, field), reverse=sort.startswith("-"))
+        if query.text("sort") is None or api.settings.talon_one_cards_sort == "ignored":
+            key, descending = _card_order(store.seed, api.settings.talon_one_cards_default_order)
+            rows.sort(key=key, reverse=descending)
+        else:
+            field = sort.lstrip("-")
+            rows.sort(key=lambda card: getattr(card, field), reverse=sort.startswith("-"))
         now = now_ms()
         data = [card_json(store, card, now) for card in rows[skip : skip + size]]
         return JSONResponse({"hasMore": len(rows) > skip + size, "data": data})
@@ -77,7 +107,7 @@ def make_handlers(api: TalonOneApi) -> dict[str, Callable[[Request], Any]]:
         skip = query.integer("skip", 0, 0)
         if query.boolean("sandbox"):
             return JSONResponse({"hasMore": False, "data": []})  # every profile here is live
-        profiles = list(store.profiles.values())
+        profiles = _profiles(store, api.settings.talon_one_profiles_order)
         data = [profile_json(store, profile) for profile in profiles[skip : skip + size]]
         return JSONResponse({"hasMore": len(profiles) > skip + size, "data": data})
 

@@ -98,12 +98,27 @@ class Store:
         return [a for a in self.audiences.values() if integration_id in a.members]
 
     def feed_page(
-        self, program_id: int, start: int | None, end: int | None, skip: int, size: int
+        self,
+        program_id: int,
+        window: tuple[int | None, int | None, int | None],
+        skip: int,
+        size: int,
+        oldest_first: bool,
     ) -> tuple[list[Txn], bool]:
-        """Newest-first page of a program's entries with start <= created < end, by index."""
+        """A page of a program's entries with start <= created < end, by index.
+
+        `window` is (start, end, last): with `last`, only the newest `last` entries of the window.
+        """
+        start, end, last = window
         feed = self.feeds[program_id]
         low = 0 if start is None else feed.bisect_key_left((start, -1))
         high = len(feed) if end is None else feed.bisect_key_left((end, -1))
+        if last is not None:
+            low = max(low, high - last)
+        if oldest_first:
+            first = min(high, low + skip)
+            stop = min(high, first + size)
+            return list(feed.islice(first, stop)), stop < high
         stop = high - skip
         if stop <= low:
             return [], False

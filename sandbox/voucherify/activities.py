@@ -160,10 +160,10 @@ class ActivityLog:
         return Activity(at, body["id"], category, campaign_type, campaign_id, body)
 
 
-def page(events: list[Activity], query: Mapping[str, str]) -> dict[str, Any]:
+def page(events: list[Activity], query: Mapping[str, str], default_order: str) -> dict[str, Any]:
     """A CustomersActivityListResponseBody for one request's parameters."""
     limit = params.integer(query, "limit", 10, 1, 100)
-    order = params.choice(query, "order", ("created_at", "-created_at")) or "-created_at"
+    order = params.choice(query, "order", ("created_at", "-created_at")) or default_order
     start, end = params.instant(query, "start_date"), params.instant(query, "end_date")
     category = params.choice(query, "category", ("ACTION", "EFFECT"))
     campaign_type = params.choice(

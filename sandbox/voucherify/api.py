@@ -7,18 +7,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from promosync.sandbox.asgi import AdminError, JSONResponse, SandboxApi
-from promosync.sandbox.limits import MinuteBudget
+from promosync.sandbox.limits import Verdict
 from promosync.sandbox.settings import SandboxSettings
 from promosync.sandbox.voucherify import admin, bodies, customers
 from promosync.sandbox.voucherify.async_actions import AsyncActions
 from promosync.sandbox.voucherify.instants import now_us
 from promosync.sandbox.voucherify.params import ApiError
+from promosync.sandbox.voucherify.quota import REFUSALS, VoucherifyQuota, rate_headers
 from promosync.sandbox.voucherify.state import VoucherifyState
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 Handler = Callable[[Request, int], Awaitable[Response]]
+# Bulk calls, also charged against `voucherify_bulk_requests_per_minute` (`bulk_api_calls`).
+BULK_PATHS = frozenset(
+    ("/v1/customers/importCSV", "/v1/customers/bulk/async", "/v1/customers/metadata/async")
+)
 
 
 def _json(content: Any, status: int = 200) -> JSONResponse:
@@ -32,14 +37,14 @@ class VoucherifyApi(SandboxApi):
 
     def __init__(self, settings: SandboxSettings) -> None:
         super().__init__(settings)
-        self.budget = MinuteBudget()
+        self.quota = VoucherifyQuota(settings, time.time())
         self.regenerate()
 
     def regenerate(self) -> None:
         """Rebuild the dataset from the seed and forget rate-limit windows and jobs."""
         self.state = VoucherifyState(self.settings.seed, self.settings.customers)
         self.jobs = AsyncActions()
-        self.budget.clear()
+        self.quota.clear(time.time())
 
     def error_response(
         self,
@@ -59,9 +64,18 @@ class VoucherifyApi(SandboxApi):
         }
         return JSONResponse(body, status, headers)
 
+    def refusal(self, verdict: Verdict) -> Response:
+        """The 429 of a refused `VoucherifyQuota.charge`: the spec's Error, with its headers."""
+        message = REFUSALS[verdict.kind]
+        return self.error_response(429, "too_many_requests", message, rate_headers(verdict))
+
+    def extra_stats(self) -> dict[str, Any]:
+        """The quota: limits in force, each cycle's spend and refusals."""
+        return {"quota": self.quota.public([self.settings.voucherify_app_id], time.time())}
+
     def _settle(self) -> int:
         now = now_us()
-        self.jobs.settle(self.state, now)
+        self.jobs.settle(self.state, now, self.settings.voucherify_all_rows_failed)
         return now
 
     def truth(self, collection: str) -> list[dict[str, Any]]:
@@ -75,7 +89,7 @@ class VoucherifyApi(SandboxApi):
         return admin.mutate(self.state, payload, self._settle())
 
     def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """Settle due jobs, authenticate, then spend the rate budget, around one endpoint."""
+        """Settle due jobs, authenticate, then charge the quota, around one endpoint."""
 
         async def endpoint(request: Request) -> Response:
             now = self._settle()
@@ -88,21 +102,10 @@ class VoucherifyApi(SandboxApi):
                 return self.error_response(
                     401, "unauthorized", "Unauthorized", details="Invalid X-App-Id or X-App-Token"
                 )
-            verdict = self.budget.hit(
-                app_id, self.settings.voucherify_requests_per_minute, time.time()
-            )
-            headers = {}
-            if verdict.limit:
-                headers = {
-                    "X-Rate-Limit-Limit": str(verdict.limit),
-                    "X-Rate-Limit-Remaining": str(verdict.remaining),
-                    "X-Rate-Limit-Retry": str(verdict.reset_epoch),
-                }
+            verdict = self.quota.charge(app_id, time.time(), request.url.path in BULK_PATHS)
             if not verdict.allowed:
-                headers["Retry-After"] = str(verdict.retry_after)
-                return self.error_response(
-                    429, "too_many_requests", "Too many requests hit the API too quickly.", headers
-                )
+                return self.refusal(verdict)
+            headers = rate_headers(verdict)
             try:
                 response = await handler(request, now)
             except ApiError as error:
@@ -116,7 +119,8 @@ class VoucherifyApi(SandboxApi):
 
     async def list_customers(self, request: Request, now: int) -> Response:
         """GET /v1/customers."""
-        return JSONResponse(customers.list_customers(self.state, request.query_params))
+        query = request.query_params
+        return JSONResponse(customers.list_customers(self.state, query, self.settings))
 
     async def create_customer(self, request: Request, now: int) -> Response:
         """POST /v1/customers (upsert)."""
@@ -150,7 +154,8 @@ class VoucherifyApi(SandboxApi):
     async def customer_activity(self, request: Request, now: int) -> Response:
         """GET /v1/customers/{customerId}/activity."""
         key = request.path_params["customerId"]
-        return _json(customers.activity(self.state, key, request.query_params))
+        order = self.settings.voucherify_activity_default_order
+        return _json(customers.activity(self.state, key, request.query_params, order))
 
     async def customer_segments(self, request: Request, now: int) -> Response:
         """GET /v1/customers/{customerId}/segments."""
@@ -191,7 +196,8 @@ class VoucherifyApi(SandboxApi):
         """GET /v1/loyalties/{campaignId}/transactions."""
         book = self.state.loyalty
         campaign = book.campaign(request.path_params["campaignId"])
-        return _json(book.list_transactions(book.by_campaign[campaign["id"]], request.query_params))
+        ids = book.by_campaign[campaign["id"]]
+        return _json(book.list_transactions(ids, request.query_params, self._transactions_order))
 
     async def member_transactions(self, request: Request, now: int) -> Response:
         """GET /v1/loyalties[/{campaignId}]/members/{memberId}/transactions."""
@@ -200,7 +206,12 @@ class VoucherifyApi(SandboxApi):
         if "campaignId" in request.path_params:
             campaign_id = book.campaign(request.path_params["campaignId"])["id"]
         card = book.card(request.path_params["memberId"], campaign_id)
-        return _json(book.list_transactions(card.transactions, request.query_params))
+        query = request.query_params
+        return _json(book.list_transactions(card.transactions, query, self._transactions_order))
+
+    @property
+    def _transactions_order(self) -> str:
+        return self.settings.voucherify_loyalty_transactions_default_order
 
     def routes(self) -> list[BaseRoute]:
         """Every simulated endpoint, guarded by auth and the rate budget."""

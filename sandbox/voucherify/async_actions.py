@@ -1,4 +1,10 @@
-"""Bulk customer jobs: FIFO, ENQUEUED → IN_PROGRESS → DONE/FAILED, applied when they finish."""
+"""Bulk customer jobs: FIFO, ENQUEUED → IN_PROGRESS → DONE/FAILED, applied when they finish.
+
+A job with at least one row done ends DONE (operation_status SUCCESS); one that could not read its
+input at all ends FAILED. One in which every row failed ends as the `voucherify_all_rows_failed`
+reading says: FAILED (the default), DONE with `done_count: 0` (as the spec's examples), or DONE
+with operation_status FAILED; `result` lists the failures in each.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +33,12 @@ class Job:
     finish_us: int
     payload: Any
     status: str | None = None  # DONE or FAILED once applied
+    operation_status: str | None = None  # SUCCESS or FAILED once applied
     result: dict[str, Any] | None = None
 
     def public(self, now: int, with_result: bool = True) -> dict[str, Any]:
         """The AsyncAction as seen at `now`."""
+        operation = self.operation_status or "UNKNOWN"
         if self.status is not None:
             status, progress, changed = self.status, 100, self.finish_us
             elapsed = self.finish_us - self.start_us
@@ -43,7 +51,7 @@ class Job:
             "id": self.id,
             "type": self.type,
             "status": status,
-            "operation_status": {"DONE": "SUCCESS", "FAILED": "FAILED"}.get(status, "UNKNOWN"),
+            "operation_status": operation,
             "created_at": iso(self.created_us),
             "updated_at": iso(changed),
             "request_id": self.request_id,
@@ -80,13 +88,14 @@ class AsyncActions:
         heapq.heappush(self._pending, (finish, job.id))
         return job
 
-    def settle(self, state: VoucherifyState, now: int) -> list[Job]:
-        """Apply, in finishing order, every job due by `now`."""
+    def settle(self, state: VoucherifyState, now: int, all_rows_failed: str) -> list[Job]:
+        """Apply, in finishing order, every job due by `now` (see the module on its status)."""
         done = []
         while self._pending and self._pending[0][0] <= now:
             _, job_id = heapq.heappop(self._pending)
             job = self.jobs[job_id]
             applied = APPLY[job.type](state, job)
+            _conclude(job, all_rows_failed)
             self.applied += [(job.id, job.type, source_id) for source_id in applied]
             job.payload = None
             done.append(job)
@@ -112,8 +121,18 @@ class AsyncActions:
         }
 
 
+def _conclude(job: Job, all_rows_failed: str) -> None:
+    done, failed = job.result["done_count"], job.result["failed_count"]  # type: ignore[index]
+    every_row_failed = done == 0 and failed > 0
+    if done or (every_row_failed and all_rows_failed == "done"):
+        job.status, job.operation_status = "DONE", "SUCCESS"
+    elif every_row_failed and all_rows_failed == "done_operation_failed":
+        job.status, job.operation_status = "DONE", "FAILED"
+    else:
+        job.status, job.operation_status = "FAILED", "FAILED"
+
+
 def _bulk_result(job: Job, done: int, errors: list[dict[str, str]]) -> None:
-    job.status = "DONE" if done else "FAILED"
     job.result = {
         "done_count": done,
         "failed_count": len(errors),
@@ -171,7 +190,6 @@ def _apply_csv(state: VoucherifyState, job: Job) -> list[str]:
         else:
             failed.append({"source_id": source_id, "row": number, "reason": reason})
     done = len(applied)
-    job.status = "DONE" if done else "FAILED"
     message = problem or f"{done} customer(s) imported successfully, {len(failed)} failed."
     job.result = {
         "message": message,

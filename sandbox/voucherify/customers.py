@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from promosync.sandbox.readings import Readings, hash_order
 from promosync.sandbox.voucherify import activities, params
 from promosync.sandbox.voucherify.data import derived_id
 from promosync.sandbox.voucherify.instants import iso
@@ -13,13 +14,18 @@ from promosync.sandbox.voucherify.store import CustomerQuery, Predicate
 
 ORDERS = ("created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id")
 KEY_INDEX = {"created_at": 1, "updated_at": 2}  # position of the key in a predicate's arguments
+SPEC_READINGS = Readings()  # the sandbox's default readings
 
 
-def _bounds(query: Mapping[str, str], key: str) -> list[int | None]:
-    before = params.instant(query, f"{key}[before]")
+def _bounds(query: Mapping[str, str], key: str, readings: Readings) -> list[int | None]:
+    """Inclusive microsecond bounds of `key[after]` / `key[before]`, as the readings take them."""
     after = params.instant(query, f"{key}[after]")
-    # Both filters are strict: equal instants are excluded.
-    return [None if after is None else after + 1, None if before is None else before - 1]
+    before = params.instant(query, f"{key}[before]")
+    if after is not None and readings.voucherify_after_bound == "exclusive":
+        after += 1
+    if before is not None and readings.voucherify_before_bound == "exclusive":
+        before -= 1
+    return [after, before]
 
 
 def _tighten(bounds: list[int | None], low: int | None = None, high: int | None = None) -> None:
@@ -39,13 +45,15 @@ def _within(key: str, low: int | None, high: int | None) -> Predicate:
     return predicate
 
 
-def parse_list_query(state: VoucherifyState, query: Mapping[str, str]) -> CustomerQuery:
+def parse_list_query(
+    state: VoucherifyState, query: Mapping[str, str], readings: Readings = SPEC_READINGS
+) -> CustomerQuery:
     """GET /v1/customers parameters as a store query; 400 for out-of-range or malformed ones."""
     limit = params.integer(query, "limit", 10, 1, 100)
     page = params.integer(query, "page", 1, 1, 99)
     order = params.choice(query, "order", ORDERS)
     cursor = params.instant(query, "starting_after")
-    bounds = {key: _bounds(query, key) for key in KEY_INDEX}
+    bounds = {key: _bounds(query, key, readings) for key in KEY_INDEX}
     if cursor is not None:
         # Ascending date orders read records after the cursor on that date; every other order
         # (none, descending, source_id) reads records created before it, as the spec's table says.
@@ -56,6 +64,8 @@ def parse_list_query(state: VoucherifyState, query: Mapping[str, str]) -> Custom
         else:
             _tighten(bounds["created_at"], high=cursor - 1)
     result = CustomerQuery(order=order or "-created_at", limit=limit, page=page)
+    if readings.voucherify_customers_tie_order == "hash":
+        result.tie_key = lambda customer_id: hash_order(state.seed, customer_id)
     primary = result.order.lstrip("-")
     for key, (low, high) in bounds.items():
         if key == primary:
@@ -79,15 +89,16 @@ def parse_list_query(state: VoucherifyState, query: Mapping[str, str]) -> Custom
     return result
 
 
-def list_customers(state: VoucherifyState, query: Mapping[str, str]) -> bytes:
+def list_customers(state: VoucherifyState, query: Mapping[str, str], readings: Readings) -> bytes:
     """A CustomersListResponseBody, assembled from cached per-customer JSON."""
-    ids, total, has_more = state.store.query(parse_list_query(state, query))
+    ids, total, has_more = state.store.query(parse_list_query(state, query, readings))
+    if readings.voucherify_customers_total == "all":
+        total = len(state.store)
     rows = b",".join(state.store.encoded(customer_id) for customer_id in ids)
-    return b'{"object":"list","data_ref":"customers","customers":[%b],"total":%d,"has_more":%b}' % (
-        rows,
-        total,
-        b"true" if has_more else b"false",
-    )
+    body = b'{"object":"list","data_ref":"customers","customers":[%b],"total":%d' % (rows, total)
+    if readings.voucherify_customers_has_more == "absent":
+        return body + b"}"
+    return body + (b',"has_more":true}' if has_more else b',"has_more":false}')
 
 
 def existing(state: VoucherifyState, key: str) -> dict[str, Any]:
@@ -148,9 +159,11 @@ def permanent_deletion(state: VoucherifyState, key: str, now: int) -> dict[str, 
     }
 
 
-def activity(state: VoucherifyState, key: str, query: Mapping[str, str]) -> dict[str, Any]:
-    """GET /v1/customers/{id}/activity."""
-    return activities.page(state.events_of(existing(state, key)), query)
+def activity(
+    state: VoucherifyState, key: str, query: Mapping[str, str], default_order: str
+) -> dict[str, Any]:
+    """GET /v1/customers/{id}/activity; `default_order` applies when `order` is not given."""
+    return activities.page(state.events_of(existing(state, key)), query, default_order)
 
 
 def segments(state: VoucherifyState, key: str) -> dict[str, Any]:

@@ -150,10 +150,13 @@ class LoyaltyBook:
             "total": len(ordered),
         }
 
-    def list_transactions(self, ids: list[str], query: Mapping[str, str]) -> dict[str, Any]:
+    def list_transactions(
+        self, ids: list[str], query: Mapping[str, str], default_order: str
+    ) -> dict[str, Any]:
         """A transactions list page, keyed by `starting_after_id` in the requested id order."""
         limit = params.integer(query, "limit", 10, 1, 100)
-        descending = (params.choice(query, "order", ("id", "-id")) or "-id") == "-id"
+        order = params.choice(query, "order", ("id", "-id")) or default_order
+        descending = order == "-id"
         after = query.get("starting_after_id")
         if descending:
             stop = len(ids) if after is None else bisect.bisect_left(ids, after)

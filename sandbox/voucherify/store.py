@@ -24,6 +24,8 @@ class CustomerQuery:
     low: int | None = None
     high: int | None = None
     predicates: list[Predicate] = field(default_factory=list)
+    # Orders rows sharing the sort key (default: by id, as the indexes hold them).
+    tie_key: Callable[[str], Any] | None = None
 
 
 class CustomerStore:
@@ -104,7 +106,7 @@ class CustomerStore:
             start = 0 if query.low is None else index.bisect_left((query.low, ""))
             stop = len(index) if query.high is None else index.bisect_left((query.high + 1, ""))
         offset = (query.page - 1) * query.limit
-        if not query.predicates:
+        if not query.predicates and query.tie_key is None:
             total = max(0, stop - start)
             if descending:
                 hi = max(start, stop - offset)
@@ -114,11 +116,15 @@ class CustomerStore:
                 lo = min(stop, start + offset)
                 ids = [row[1] for row in index[lo : min(stop, lo + query.limit)]]
             return ids, total, offset + len(ids) < total
-        matching = list(self._matching(index.islice(start, stop, reverse=descending), query))
+        rows: Iterable[tuple[Any, str]] = index.islice(start, stop, reverse=descending)
+        if query.tie_key is not None:
+            tie_key = query.tie_key
+            rows = sorted(rows, key=lambda row: (row[0], tie_key(row[1])), reverse=descending)
+        matching = list(self._matching(rows, query))
         ids = matching[offset : offset + query.limit]
         return ids, len(matching), offset + len(ids) < len(matching)
 
-    def _matching(self, rows: Iterator[tuple[Any, str]], query: CustomerQuery) -> Iterator[str]:
+    def _matching(self, rows: Iterable[tuple[Any, str]], query: CustomerQuery) -> Iterator[str]:
         for _, customer_id in rows:
             created, updated = self._keys[customer_id]
             customer = self.by_id[customer_id]
