@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """Outcome of one request against a budget."""
+class Verdict(NamedTuple):
+    """Outcome of one request against a budget (a tuple: built on every request, so cheap)."""
 
     allowed: bool
     limit: int

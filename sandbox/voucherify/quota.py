@@ -111,25 +111,30 @@ class VoucherifyQuota:
             refused = Verdict(False, limits.per_cycle, 0, math.ceil(cycle.end), wait, KINDS[2])
             cycle.blocked[refused.kind] += 1
             return refused
-        scale = self._scale()
         windows = [
-            (self.minute, limits.per_minute, 60 / scale, "api_calls"),
-            (self.hour, limits.per_hour, 3600 / scale, "api_calls"),
-            (self.bulk, limits.bulk_per_minute if bulk else 0, 60 / scale, "bulk_api_calls"),
+            (window, limit, seconds, kind)
+            for window, limit, seconds, kind in (
+                (self.minute, limits.per_minute, 60.0, "api_calls"),
+                (self.hour, limits.per_hour, 3600.0, "api_calls"),
+                (self.bulk, limits.bulk_per_minute if bulk else 0, 60.0, "bulk_api_calls"),
+            )
+            if limit > 0
         ]
+        if not windows:
+            cycle.count += 1
+            return UNLIMITED
+        scale = self._scale()
         verdicts = []
         for window, limit, seconds, kind in windows:
-            if limit > 0:
-                verdict = window.verdict(app_id, limit, now, seconds, kind)
-                if not verdict.allowed:
-                    cycle.blocked[kind] += 1
-                    return verdict
-                verdicts.append(verdict)
-        for window, limit, seconds, _ in windows:
-            if limit > 0:
-                window.take(app_id, now, seconds)
+            verdict = window.verdict(app_id, limit, now, seconds / scale, kind)
+            if not verdict.allowed:
+                cycle.blocked[kind] += 1
+                return verdict
+            verdicts.append(verdict)
+        for window, _, seconds, _ in windows:
+            window.take(app_id, now, seconds / scale)
         cycle.count += 1
-        return min(verdicts, key=lambda v: v.remaining, default=UNLIMITED)
+        return min(verdicts, key=lambda v: v.remaining)
 
     def cycle(self, app_id: str, now: float) -> Cycle:
         """The cycle `app_id` is in at `now`, the one before archived once it has ended."""
