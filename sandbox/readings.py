@@ -72,6 +72,11 @@ class Readings:
         " operation_status SUCCESS) or DONE with operation_status FAILED; `result` holds the"
         " failures in each",
     )
+    voucherify_async_actions_end_bound: str = reading(
+        ("exclusive", "inclusive"),
+        "Voucherify: `end_date` of GET /v1/async-actions: an action created exactly then is left"
+        ' out ("scheduled before") or listed',
+    )
     talon_one_profiles_order: str = reading(
         ("id", "last_activity", "hash"),
         "Talon.One: order of GET /v1/customers/no_total: ascending id, last activity newest first,"

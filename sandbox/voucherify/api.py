@@ -186,7 +186,8 @@ class VoucherifyApi(SandboxApi):
 
     async def list_async_actions(self, request: Request, now: int) -> Response:
         """GET /v1/async-actions."""
-        return _json(self.jobs.list(request.query_params, now))
+        end_bound = self.settings.voucherify_async_actions_end_bound
+        return _json(self.jobs.list(request.query_params, now, end_bound))
 
     async def list_loyalties(self, request: Request, now: int) -> Response:
         """GET /v1/loyalties."""

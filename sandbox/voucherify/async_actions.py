@@ -108,10 +108,12 @@ class AsyncActions:
             raise params.not_found("async_action", job_id)
         return job.public(now)
 
-    def list(self, query: Mapping[str, str], now: int) -> dict[str, Any]:
-        """GET /v1/async-actions: newest first, created before `end_date`."""
+    def list(self, query: Mapping[str, str], now: int, end_bound: str) -> dict[str, Any]:
+        """GET /v1/async-actions: newest first, created before (or, `inclusive`, at) `end_date`."""
         limit = params.integer(query, "limit", 10, 1, 100)
         end = params.instant(query, "end_date")
+        if end is not None and end_bound == "inclusive":
+            end += 1
         jobs = [j for j in reversed(self.jobs.values()) if end is None or j.created_us < end]
         return {
             "object": "list",

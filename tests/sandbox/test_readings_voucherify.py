@@ -155,3 +155,20 @@ def test_an_async_action_in_which_every_row_failed(
     unreadable = voucherify.post("/v1/customers/importCSV", files={"file": ("c.csv", b"a,a\n")})
     job = wait_for_job(voucherify, unreadable.json()["async_action_id"])
     assert job["status"] == "FAILED"  # a file it cannot read at all fails in every reading
+
+
+def test_async_actions_end_date_exclusive_or_inclusive(voucherify, voucherify_admin):
+    posted = [
+        voucherify.post("/v1/customers/bulk/async", json=[{"source_id": f"e-{n}"}]).json()
+        for n in range(2)
+    ]
+    newest = voucherify.get("/v1/async-actions", params={"limit": 1}).json()["async_actions"][0]
+    assert newest["id"] == posted[-1]["async_action_id"]
+
+    def before_newest() -> list[str]:
+        page = voucherify.get("/v1/async-actions", params={"end_date": newest["created_at"]})
+        return [a["id"] for a in assert_conforms("voucherify", page).json()["async_actions"]]
+
+    assert newest["id"] not in before_newest()
+    configure(voucherify_admin, voucherify_async_actions_end_bound="inclusive")
+    assert before_newest()[0] == newest["id"]
