@@ -13,6 +13,7 @@ from promosync.connectors.paginators import (
     check_instants,
 )
 from promosync.connectors.paging import JsonClient, Listing, Page, pages
+from promosync.connectors.stream import Stream
 from promosync.connectors.voucherify.streams import (
     ACTIVITIES,
     CUSTOMERS,
@@ -46,6 +47,15 @@ def list_customers(client: JsonClient, params: dict[str, Any]) -> dict[str, Any]
     body, records = listing.get(params)
     check_instants(listing, records, CUSTOMERS.required("cursor_field"), "customer")
     return dict(body)
+
+
+def list_total(client: JsonClient, stream: Stream) -> int:
+    """The records a top-level list holds: the `total` of its first page of one record."""
+    listing = Listing.of(client, stream)
+    body, _ = listing.get({"limit": 1})
+    if not isinstance(body.get("total"), int):
+        listing.refuse("its body has no total")
+    return body["total"]
 
 
 def customers(client: JsonClient, after: str | None, before: str) -> Iterator[Page]:
