@@ -16,17 +16,18 @@ STREAMS: tuple[Stream, ...] = (*VOUCHERIFY_STREAMS.values(), *TALON_ONE_STREAMS.
 PLATFORMS = ("voucherify", "talon_one")
 
 
-def by_platform(streams: Iterable[Stream] = STREAMS) -> dict[str, list[Stream]]:
-    """The streams of each platform, in declaration order."""
-    chosen = list(streams)
+def by_platform(streams: Iterable[Stream] | None = None) -> dict[str, list[Stream]]:
+    """The streams of each platform (every declared stream by default), in declaration order."""
+    chosen = list(STREAMS if streams is None else streams)
     return {platform: [s for s in chosen if s.platform == platform] for platform in PLATFORMS}
 
 
-def tables_markdown(streams: Iterable[Stream] = STREAMS) -> str:
-    """The README's table of pull tables: name, key and description of each stream."""
-    lines = ["| table | key | what |", "|---|---|---|"]
-    for stream in streams:
+def tables_markdown(streams: Iterable[Stream] | None = None) -> str:
+    """The README's table of pull tables: name, key, run options and description of each stream."""
+    lines = ["| table | key | options | what |", "|---|---|---|---|"]
+    for stream in STREAMS if streams is None else streams:
         columns = ", ".join(f"`{column}`" for column in stream.primary_key)
         key = columns if len(stream.primary_key) == 1 else f"({columns})"
-        lines.append(f"| `{stream.name}` | {key} | {stream.description} |")
+        options = ", ".join(f"`{option}`" for option in stream.options) or "—"
+        lines.append(f"| `{stream.name}` | {key} | {options} | {stream.description} |")
     return "\n".join(lines)

@@ -167,9 +167,10 @@ PULL_CHECKS: dict[str, Callable[[Stream], dg.AssetChecksDefinition]] = {
 }
 
 
-def pull_checks(streams: Iterable[Stream] = catalog.STREAMS) -> list[dg.AssetChecksDefinition]:
-    """The checks each stream declares."""
-    return [PULL_CHECKS[check](stream) for stream in streams for check in stream.checks]
+def pull_checks(streams: Iterable[Stream] | None = None) -> list[dg.AssetChecksDefinition]:
+    """The checks each stream declares (every declared stream by default)."""
+    chosen = catalog.STREAMS if streams is None else streams
+    return [PULL_CHECKS[check](stream) for stream in chosen for check in stream.checks]
 
 
 def _pending_push_check(operation: str) -> dg.AssetChecksDefinition:

@@ -49,9 +49,9 @@ def pull_asset(stream: Stream) -> dg.AssetsDefinition:
     )(pull)
 
 
-def pull_assets(streams: Iterable[Stream] = catalog.STREAMS) -> list[dg.AssetsDefinition]:
+def pull_assets(streams: Iterable[Stream] | None = None) -> list[dg.AssetsDefinition]:
     """The pull assets of `streams` (every declared stream by default)."""
-    return [pull_asset(stream) for stream in streams]
+    return [pull_asset(stream) for stream in (catalog.STREAMS if streams is None else streams)]
 
 
 PULL_ASSETS = pull_assets()

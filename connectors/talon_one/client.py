@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,10 +126,14 @@ def _by_id(record: dict[str, Any]) -> Any:
     return record["id"]
 
 
-def _newest_first(record: dict[str, Any]) -> Any:
-    # Compared as instants: text would misorder `…:00Z` and `…:00.5Z` (trimmed fractions).
-    created = parse_instant(record[TRANSACTIONS.required("cursor_field")])
-    return (-created.timestamp(), -record["id"])
+def _newest_first(field: str) -> Callable[[dict[str, Any]], Any]:
+    """The order of a ledger listed newest first, by `field` (`created`), then id."""
+
+    def key(record: dict[str, Any]) -> Any:
+        # Compared as instants: text would misorder `…:00Z` and `…:00.5Z` (trimmed fractions).
+        return (-parse_instant(record[field]).timestamp(), -record["id"])
+
+    return key
 
 
 def window_params(start: str | None, end: str) -> dict[str, str]:
@@ -157,7 +161,7 @@ def program_transactions(
     management: JsonClient, program_id: int, start: str | None, end: str, page_size: int
 ) -> Iterator[Page]:
     """Pages of a program's whole ledger created in [start, end), newest first."""
-    paginator = Offset(page_size, order=_newest_first)
+    paginator = Offset(page_size, order=_newest_first(TRANSACTIONS.required("cursor_field")))
     params = window_params(start, end)
     return pages(management, TRANSACTIONS, paginator, params=params, programId=program_id)
 
