@@ -75,11 +75,17 @@ def pulls(stream: Stream) -> Callable[[SyncFunction], SyncFunction]:
     """
 
     def register(function: SyncFunction) -> SyncFunction:
-        if _SYNC_FUNCTIONS.setdefault(stream.name, function) is not function:
-            raise ValueError(f"{stream.name} already has a sync function")
+        known = _SYNC_FUNCTIONS.get(stream.name)
+        if known is not None and _where(known) != _where(function):  # a reload is no conflict
+            raise ValueError(f"{stream.name} already has a sync function: {_where(known)}")
+        _SYNC_FUNCTIONS[stream.name] = function
         return function
 
     return register
+
+
+def _where(function: Callable[..., Any]) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
 
 
 def sync_function(stream: Stream) -> Callable[..., Any]:
