@@ -14,15 +14,28 @@ from promosync.connectors.stream import Record
 def check_instants(listing: Listing, records: list[Record], field: str, noun: str) -> None:
     """Refuse a page with a record whose `field` is no instant, before anything is written."""
     for record in records:
-        value = record.get(field) if isinstance(record, dict) else None
-        try:
-            parse_instant(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError, AttributeError):
+        if not _is_instant(record.get(field)):
             listing.refuse(
-                f"{noun} {record.get('id')!r} has {field} {value!r}, not an ISO 8601 instant: the"
-                " API's schema changed; nothing of this page was written and the cursor did not"
-                " move"
+                f"{noun} {record.get('id')!r} has {field} {record.get(field)!r}, not an ISO 8601"
+                " instant: the API's schema changed; nothing of this page was written and the"
+                " cursor did not move"
             )
+
+
+def _total(listing: Listing, body: Mapping[str, Any]) -> int:
+    """The `total` a page by number reports: how many records the list holds."""
+    total = body.get("total")
+    if not isinstance(total, int):
+        listing.refuse(f"its body has no total (it has {total!r})")
+    return total
+
+
+def _is_instant(value: Any) -> bool:
+    try:
+        parse_instant(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
 
 
 class StartingAfter(Paginator):
@@ -44,8 +57,7 @@ class StartingAfter(Paginator):
             more = bool(body.get("has_more"))
             last = records[-1][self.field] if records else None
             following = body.get("more_starting_after") or last
-            if more and not following:
-                listing.refuse("has_more with an empty page")
+            guard.promised_more(more, following, "has_more with an empty page")
             if more:
                 guard.same_token(
                     after,
@@ -88,10 +100,10 @@ class Offset(Paginator):
                     continue
                 skip, records = skip + len(records) - len(fresh), fresh
             yield Page(records)
-            if not body.get("hasMore"):
+            more = bool(body.get("hasMore"))
+            guard.promised_more(more, records, f"hasMore is true with an empty page at skip={skip}")
+            if not more:
                 return
-            if not records:
-                listing.refuse(f"hasMore is true with an empty page at skip={skip}")
             skip += len(records)
             if self.order is not None:
                 last = self.order(records[-1])
@@ -150,7 +162,7 @@ class UpdatedAtKeyset(Paginator):
         return body, records
 
     def pages(self, listing: Listing) -> Iterator[Page]:
-        field, after = self.field, self.after
+        guard, field, after = listing.guard(), self.field, self.after
         while True:
             params: Params = {f"{field}[before]": self.before}
             if after:
@@ -158,11 +170,12 @@ class UpdatedAtKeyset(Paginator):
             body, records = self._get(listing, params)
             if not records:
                 return
-            if after and parse_instant(records[0][field]) <= parse_instant(after):
-                listing.refuse(
-                    f"the page after {field} {after} starts at {records[0][field]}, not after"
-                    f" it: the API ignored the cursor; {STOPPED}"
-                )
+            guard.not_past(
+                parse_instant(records[0][field]),
+                parse_instant(after) if after else None,
+                f"the page after {field} {after} starts at {records[0][field]}, not after it: the"
+                f" API ignored the cursor; {STOPPED}",
+            )
             last = records[-1][field]
             if len(records) < self.page_size or not body.get("has_more"):
                 yield Page(records, last)
@@ -187,7 +200,7 @@ class UpdatedAtKeyset(Paginator):
         after, before = tie_window(instant)
         window = {f"{self.field}[after]": after, f"{self.field}[before]": before}
         body, first = self._get(listing, {**window, "page": 1})
-        total = latest = body["total"]
+        total = latest = _total(listing, body)
         count = max(1, -(-total // self.page_size))
         if count > self.page_cap:
             listing.cannot_page(
@@ -202,7 +215,7 @@ class UpdatedAtKeyset(Paginator):
                 f"page {number} of the {self.noun}s sharing {self.field} {instant} repeats page"
                 f" {previous}: the API ignored `page`; {STOPPED}",
             )
-            previous, latest = number, body["total"]
+            previous, latest = number, _total(listing, body)
             yield Page(records)
         if latest < total:
             _, first = self._get(listing, {**window, "page": 1})

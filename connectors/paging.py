@@ -94,14 +94,26 @@ class Listing:
 
 
 class LoopGuard:
-    """The one guard against loops: a request repeating the one before, or the same answer again.
+    """The one guard against lists that would never end, whatever moves them.
 
-    An API that ignores what moves a list (a token, `skip`, `page`) answers the same page forever;
-    the guard stops at the first repetition with a clear UnexpectedAnswer naming the endpoint.
+    An API that ignores what moves a list (a token, `skip`, `page`, a keyset bound) answers the
+    same page forever; one that promises more with nothing to go on cannot be followed. The guard
+    stops at the first such answer with a clear UnexpectedAnswer naming the endpoint, before
+    anything of it is handed out.
     """
 
     def __init__(self, listing: Listing, previous: list[Record] | None = None) -> None:
         self.listing, self._previous = listing, previous
+
+    def promised_more(self, more: bool, following: object, detail: str) -> None:
+        """Refuse an answer that says more follows but gives nothing to ask for it with."""
+        if more and not following:
+            self.listing.refuse(detail)
+
+    def not_past(self, start: Any, bound: Any, detail: str) -> None:
+        """Refuse a page that starts at or before the bound it was asked to start after."""
+        if bound is not None and start <= bound:
+            self.listing.refuse(detail)
 
     def same_token(self, sent: object, following: object, detail: str) -> None:
         """Refuse when the next request would carry the token just sent."""

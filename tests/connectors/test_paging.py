@@ -246,6 +246,13 @@ def test_a_tie_group_the_api_pages_wrongly_is_refused() -> None:
     assert len(api.calls) == 3
 
 
+def test_a_tie_group_without_its_total_is_refused_not_crashed_on() -> None:
+    tie = [customer(f"t{n}", 5) for n in range(3)]
+    api = FakeApi(lambda path, params: {"data": tie, "has_more": True})
+    with pytest.raises(UnexpectedAnswer, match=r"but its body has no total \(it has None\)$"):
+        walk(api, keyset())
+
+
 @pytest.mark.parametrize("value", ["yesterday", 1700000000, None])
 def test_a_record_whose_cursor_is_no_instant_is_refused_with_its_id(value) -> None:
     api = FakeApi.pages({"data": [customer("a", 1), {"id": "b", "updated_at": value}]})
