@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 # Voucherify and Talon.One timestamps carry milliseconds: one tick is the smallest gap.
 TICK = timedelta(milliseconds=1)
+WHOLE_STREAM = ""  # the partition of a stream-wide cursor in sync_state
 
 
 def parse_instant(text: str) -> datetime:

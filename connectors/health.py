@@ -20,13 +20,6 @@ from promosync.connectors.warehouse import Warehouse
 RAW_TABLES: dict[str, tuple[str, ...]] = {
     name: stream.primary_key for name, stream in {**VOUCHERIFY_STREAMS, **TALON_ONE_STREAMS}.items()
 }
-# Streams whose stream-wide cursor ('' partition) is an instant, so "backwards" has a meaning.
-INSTANT_CURSOR_STREAMS = (
-    "voucherify_customers",
-    "voucherify_customer_activities",
-    "voucherify_customer_segments",
-    "talon_one_loyalty_transactions",
-)
 EXAMPLES = 5  # duplicate keys named in a finding
 
 _sync_state = sa.table(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from promosync.connectors.http import RequestCounters
+from promosync.connectors.stream import Stream
 from promosync.connectors.warehouse import DATABASE_ERRORS, Warehouse, warehouse_error
 
 
@@ -27,18 +28,21 @@ class SyncReport:
     cursor_after: str | None = None
     seconds: float = 0.0
     mode: str | None = None  # which path a stream took, when it has more than one
+    planned_requests: int | None = None  # entities visited x the stream's cost per entity
 
     def add(self, inserted: int, updated: int) -> None:
         self.inserted += inserted
         self.updated += updated
 
+    def plan(self, stream: Stream, entities: int) -> None:
+        """Count `entities` visits at the stream's declared cost, what a planner would budget."""
+        if stream.cost_per_entity is None:
+            raise ValueError(f"{stream.name} visits entities: declare its cost_per_entity")
+        self.planned_requests = (self.planned_requests or 0) + entities * stream.cost_per_entity
+
     @property
     def written(self) -> int:
         return self.inserted + self.updated
-
-
-class _Named(Protocol):
-    name: str
 
 
 class _Counted(Protocol):
@@ -47,7 +51,7 @@ class _Counted(Protocol):
 
 
 @contextmanager
-def measured(stream: _Named, client: _Counted, warehouse: Warehouse) -> Iterator[SyncReport]:
+def measured(stream: Stream, client: _Counted, warehouse: Warehouse) -> Iterator[SyncReport]:
     """A report of the stream's run: requests spent, time taken, stream-wide cursor around it.
 
     A database error (a value of a new type, a read-only warehouse) becomes a WarehouseError

@@ -7,12 +7,21 @@ from the UI, the push jobs), and alone in the `promosync_checks` job (`pipelines
 None blocks a downstream asset.
 """
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from promosync.connectors import health
-from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
-from promosync.pipelines.voucherify_assets import fatal_errors
+from promosync.connectors import catalog, health
+from promosync.connectors.stream import (
+    COUNT_MATCHES_API,
+    CURSOR_FORWARD,
+    FRESH,
+    UNIQUE_KEY,
+    Stream,
+)
+from promosync.connectors.voucherify.client import list_total
+from promosync.pipelines.asset_policy import fatal_errors
+from promosync.pipelines.resources import WarehouseResource
 
 VOUCHERIFY_PUSH_OPERATIONS = ("metadata", "customers", "csv_import")  # voucherify_push_<operation>
 CURSOR_HISTORY = 10  # earlier evaluations searched for the cursor's high-water mark
@@ -44,10 +53,12 @@ def check_result(
     )
 
 
-def _unique_key_check(table: str, key: tuple[str, ...]) -> dg.AssetChecksDefinition:
+def _unique_key_check(stream: Stream) -> dg.AssetChecksDefinition:
+    table, key = stream.name, stream.primary_key
+
     @dg.asset_check(
         asset=table,
-        name="primary_key_unique",
+        name=UNIQUE_KEY,
         description=f"No two rows of {table} share a primary key ({', '.join(key)}).",
         retry_policy=RETRY,
     )
@@ -58,10 +69,12 @@ def _unique_key_check(table: str, key: tuple[str, ...]) -> dg.AssetChecksDefinit
     return _check
 
 
-def _freshness_check(stream: str) -> dg.AssetChecksDefinition:
+def _freshness_check(stream: Stream) -> dg.AssetChecksDefinition:
+    name = stream.name
+
     @dg.asset_check(
-        asset=stream,
-        name="fresh",
+        asset=name,
+        name=FRESH,
         description="Last successful sync (materialization or committed cursor) within"
         " max_age_minutes, 120 by default.",
         retry_policy=RETRY,
@@ -71,13 +84,13 @@ def _freshness_check(stream: str) -> dg.AssetChecksDefinition:
         config: FreshnessConfig,
         warehouse: WarehouseResource,
     ) -> dg.AssetCheckResult:
-        event = context.instance.get_latest_materialization_event(dg.AssetKey(stream))
+        event = context.instance.get_latest_materialization_event(dg.AssetKey(name))
         materialized = datetime.fromtimestamp(event.timestamp, UTC) if event else None
         with warehouse.warehouse() as store:
-            committed = health.last_sync(store, stream)
+            committed = health.last_sync(store, name)
         last = max((t for t in (materialized, committed) if t), default=None)
         max_age = timedelta(minutes=config.max_age_minutes)
-        return check_result(health.freshness(stream, last, datetime.now(UTC), max_age))
+        return check_result(health.freshness(name, last, datetime.now(UTC), max_age))
 
     return _check
 
@@ -95,10 +108,12 @@ def previous_high_water(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> 
     return None
 
 
-def _cursor_check(stream: str) -> dg.AssetChecksDefinition:
+def _cursor_check(stream: Stream) -> dg.AssetChecksDefinition:
+    name = stream.name
+
     @dg.asset_check(
-        asset=stream,
-        name="cursor_forward",
+        asset=name,
+        name=CURSOR_FORWARD,
         description="The stream-wide cursor never falls behind the highest value an earlier"
         " evaluation recorded (its `high_water` metadata).",
         retry_policy=RETRY,
@@ -106,32 +121,56 @@ def _cursor_check(stream: str) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
-        key = dg.AssetCheckKey(dg.AssetKey(stream), "cursor_forward")
+        key = dg.AssetCheckKey(dg.AssetKey(name), CURSOR_FORWARD)
         high_water = previous_high_water(context.instance, key)
         with warehouse.warehouse() as store:
-            current = store.read_cursor(stream)
-        return check_result(health.cursor_progress(stream, high_water, current))
+            current = store.read_cursor(name)
+        return check_result(health.cursor_progress(name, high_water, current))
 
     return _check
 
 
-@dg.asset_check(
-    asset="voucherify_customers",
-    name="count_matches_api",
-    description="Live voucherify_customers rows equal the API's `total`"
-    " (GET /v1/customers?limit=1). A warning: deletes show only after the nightly reconcile.",
-    retry_policy=RETRY,
-)
-def voucherify_customers_count_matches_api(
-    voucherify: VoucherifyResource, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    """Compare the warehouse's live customers with Voucherify's count."""
-    with fatal_errors():  # credentials or config: a retry cannot help
-        total = health.voucherify_customer_total(voucherify.client())
-    with warehouse.warehouse() as store:
-        rows = health.live_rows(store, "voucherify_customers")
-    finding = health.count_matches("voucherify_customers", rows, total)
-    return check_result(finding, dg.AssetCheckSeverity.WARN)
+# The `total` of a platform's top-level list, for the count check (Talon.One lists report none).
+API_TOTALS: dict[str, Callable[..., int]] = {"voucherify": list_total}
+
+
+def _count_check(stream: Stream) -> dg.AssetChecksDefinition:
+    if stream.platform not in API_TOTALS:
+        raise ValueError(f"{stream.name}: {stream.platform} lists report no total to count against")
+    total_of = API_TOTALS[stream.platform]
+
+    @dg.asset_check(
+        asset=stream.name,
+        name=COUNT_MATCHES_API,
+        description=f"Live {stream.name} rows equal the API's `total` (GET {stream.endpoint}"
+        "?limit=1). A warning: rows deleted in the API count until a reconciliation marks them.",
+        retry_policy=RETRY,
+        required_resource_keys={stream.platform, "warehouse"},
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        with fatal_errors():  # credentials or config: a retry cannot help
+            total = total_of(getattr(context.resources, stream.platform).client(), stream)
+        with context.resources.warehouse.warehouse() as store:
+            rows = health.live_rows(store, stream.name)
+        finding = health.count_matches(stream.name, rows, total)
+        return check_result(finding, dg.AssetCheckSeverity.WARN)
+
+    return _check
+
+
+# How each check a stream may declare is built.
+PULL_CHECKS: dict[str, Callable[[Stream], dg.AssetChecksDefinition]] = {
+    UNIQUE_KEY: _unique_key_check,
+    FRESH: _freshness_check,
+    CURSOR_FORWARD: _cursor_check,
+    COUNT_MATCHES_API: _count_check,
+}
+
+
+def pull_checks(streams: Iterable[Stream] | None = None) -> list[dg.AssetChecksDefinition]:
+    """The checks each stream declares (every declared stream by default)."""
+    chosen = catalog.STREAMS if streams is None else streams
+    return [PULL_CHECKS[check](stream) for stream in chosen for check in stream.checks]
 
 
 def _pending_push_check(operation: str) -> dg.AssetChecksDefinition:
@@ -152,9 +191,6 @@ def _pending_push_check(operation: str) -> dg.AssetChecksDefinition:
 
 
 ASSET_CHECKS = [
-    *(_unique_key_check(table, key) for table, key in health.RAW_TABLES.items()),
-    *(_freshness_check(stream) for stream in health.RAW_TABLES),
-    *(_cursor_check(stream) for stream in health.INSTANT_CURSOR_STREAMS),
-    voucherify_customers_count_matches_api,
+    *pull_checks(),
     *(_pending_push_check(operation) for operation in VOUCHERIFY_PUSH_OPERATIONS),
 ]

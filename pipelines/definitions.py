@@ -7,9 +7,9 @@ from promosync.pipelines.checks import ASSET_CHECKS
 from promosync.pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
 from promosync.pipelines.resources import default_resources
 from promosync.pipelines.schedules import EXTRA_JOBS, SCHEDULES, SENSORS
-from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
+from promosync.pipelines.stream_assets import PULL_ASSETS
+from promosync.pipelines.talon_one_assets import talon_one_resources
 from promosync.pipelines.views_assets import VIEW_ASSETS
-from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 
 voucherify_pull = dg.define_asset_job(
     "voucherify_pull",
@@ -34,7 +34,7 @@ voucherify_reconcile = dg.define_asset_job(
 # process; with a PostgreSQL warehouse, `dg.multiprocess_executor` may run them in parallel
 # (docs/PRODUCTION.md).
 defs = dg.Definitions(
-    assets=[*VOUCHERIFY_ASSETS, *TALON_ONE_ASSETS, *PUSH_ASSETS, *VIEW_ASSETS],
+    assets=[*PULL_ASSETS, *PUSH_ASSETS, *VIEW_ASSETS],
     asset_checks=ASSET_CHECKS,
     jobs=[voucherify_pull, talon_one_pull, voucherify_reconcile, *PUSH_JOBS, *EXTRA_JOBS],
     schedules=SCHEDULES,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+from promosync.connectors import catalog
 from promosync.pipelines.definitions import defs
 
 PLATFORM_JOBS = {"voucherify": "voucherify_pull", "talon_one": "talon_one_pull"}
@@ -53,14 +54,11 @@ def instance() -> dg.DagsterInstance:
 
 
 def streams_by_platform() -> dict[str, list[str]]:
-    """Every pull stream (asset) name, by platform (asset group)."""
-    repository = defs.get_repository_def()
-    streams: dict[str, list[str]] = {platform: [] for platform in PLATFORM_JOBS}
-    for assets in repository.assets_defs_by_key.values():
-        for key, group in assets.group_names_by_key.items():
-            if group in streams:
-                streams[group].append(key.to_user_string())
-    return {platform: sorted(set(names)) for platform, names in streams.items()}
+    """Every pull stream (asset) name, by platform (asset group), from the declarations."""
+    return {
+        platform: sorted(stream.name for stream in streams)
+        for platform, streams in catalog.by_platform().items()
+    }
 
 
 def resolve_only(only: str | None) -> dict[str, list[str] | None]:

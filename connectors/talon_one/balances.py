@@ -12,18 +12,21 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from promosync.connectors.batches import StreamWriter
 from promosync.connectors.cursor import format_instant, signpost
-from promosync.connectors.http import ApiClient, ApiError, ConfigError
+from promosync.connectors.fan_out import MeteredClient, fan_out
+from promosync.connectors.http import ApiClient, ConfigError
 from promosync.connectors.report import SyncReport, measured
+from promosync.connectors.stream import pulls
 from promosync.connectors.talon_one import client as api
 from promosync.connectors.talon_one.client import TalonOne
 from promosync.connectors.talon_one.entities import (
+    FAN_OUT_BATCH,
     EntitySource,
     Program,
     Target,
     programs_to_visit,
     targets,
-    visit_in_batches,
 )
 from promosync.connectors.talon_one.streams import BALANCES
 from promosync.connectors.warehouse import Warehouse
@@ -81,23 +84,16 @@ def entity_records(
     ]
 
 
-def _write(
-    warehouse: Warehouse, report: SyncReport, records: list[dict], synced_at: datetime
-) -> None:
-    rows = [BALANCES.to_row(record, synced_at) for record in records]
-    result = warehouse.write_batch(BALANCES.name, BALANCES.primary_key, rows)
-    report.add(result.inserted, result.updated)
-
-
 def _from_exports(
-    management: ApiClient, warehouse: Warehouse, report: SyncReport, programs: list[Program],
-    as_of: datetime,
-) -> None:  # fmt: skip
+    management: ApiClient, writer: StreamWriter, programs: list[Program], as_of: datetime
+) -> None:
+    """One CSV export per program: every ledger's balances in one request."""
     instant = format_instant(as_of)
+    writer.report.plan(BALANCES, len(programs))
     for program in programs:
         rows = api.balances_export(management, program.id, program.card_based, instant)
-        _write(warehouse, report, export_records(program, rows, as_of), as_of)
-        report.entities += 1
+        writer.commit(writer.rows(export_records(program, rows, as_of)))
+        writer.report.entities += 1
 
 
 def _ledgers_with_entries(warehouse: Warehouse) -> set[tuple[int, str]]:
@@ -109,33 +105,31 @@ def _ledgers_with_entries(warehouse: Warehouse) -> set[tuple[int, str]]:
 
 
 def _from_entities(
-    t1: TalonOne, warehouse: Warehouse, report: SyncReport, programs: list[Program],
-    source: EntitySource, as_of: datetime, concurrency: int,
+    t1: TalonOne, writer: StreamWriter, programs: list[Program], source: EntitySource,
+    as_of: datetime, concurrency: int,
 ) -> str:  # fmt: skip
     """Ask each ledger; profiles only where the warehouse holds entries (others have none)."""
-    found, origin = targets(t1, warehouse, programs, source)
-    with_entries = _ledgers_with_entries(warehouse)
+    found, origin = targets(t1, writer.warehouse, programs, source)
+    with_entries = _ledgers_with_entries(writer.warehouse)
     visit = [t for t in found if t.kind == "card" or (t.program_id, t.entity_id) in with_entries]
     by_id = {program.id: program for program in programs}
+    instant = format_instant(as_of)
 
-    def fetch(target: Target) -> list[dict]:
-        try:
-            body = api.entity_balances(
-                t1.integration, target.program_id, target.kind, target.entity_id,
-                format_instant(as_of),
-            )  # fmt: skip
-        except ApiError as error:
-            if error.status != 404:  # deleted since it was listed
-                raise
-            return []
-        return entity_records(by_id[target.program_id], target.entity_id, body, as_of)
+    def fetch(target: Target, _: str | None, client: MeteredClient) -> tuple[list[dict], None]:
+        body = api.entity_balances(
+            client, target.program_id, target.kind, target.entity_id, instant
+        )
+        return entity_records(by_id[target.program_id], target.entity_id, body, as_of), None
 
-    for batch, results in visit_in_batches(visit, fetch, concurrency):
-        _write(warehouse, report, [record for found in results for record in found], as_of)
-        report.entities += len(batch)
+    # A ledger deleted since it was listed answers 404: skipped.
+    fan_out(
+        writer, t1.integration, visit, fetch, concurrency=concurrency, batch_size=FAN_OUT_BATCH,
+        key=lambda target: target.partition, skip_missing=True,
+    )  # fmt: skip
     return origin
 
 
+@pulls(BALANCES)
 def sync_balances(
     t1: TalonOne,
     warehouse: Warehouse,
@@ -153,14 +147,13 @@ def sync_balances(
         raise ConfigError("balance exports need TALON_ONE_MANAGEMENT_KEY")
     as_of = signpost(now)
     with measured(BALANCES, t1, warehouse) as report:
+        writer = StreamWriter(BALANCES, warehouse, report, as_of)
         known = programs_to_visit(t1, warehouse, programs)
         if t1.management is not None and mode != "entity":
             report.mode = "CSV exports (Management API)"
-            _from_exports(t1.management, warehouse, report, known, as_of)
+            _from_exports(t1.management, writer, known, as_of)
         else:
-            origin = _from_entities(
-                t1, warehouse, report, known, source or EntitySource(), as_of, concurrency
-            )
+            origin = _from_entities(t1, writer, known, source or EntitySource(), as_of, concurrency)
             report.mode = f"per entity (Integration API), entities from {origin}"
         report.cursor_after = format_instant(as_of)
     return report

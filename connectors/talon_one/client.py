@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from promosync.connectors.cursor import parse_instant
 from promosync.connectors.http import (
@@ -16,24 +15,32 @@ from promosync.connectors.http import (
     ConfigError,
     RateLimiter,
     RequestCounters,
-    UnexpectedAnswer,
     check_base_url,
 )
+from promosync.connectors.paginators import Offset
+from promosync.connectors.paging import JsonClient, Listing, Page, pages, path
+from promosync.connectors.talon_one.streams import (
+    BALANCES,
+    CARDS,
+    PROFILES,
+    PROGRAMS,
+    TRANSACTIONS,
+)
 
-MAX_PAGE_SIZE = 1000  # the largest `pageSize` every list accepts
 MANAGEMENT_PER_SECOND = 3.0  # "3 requests per second for each of these endpoints"
 # Paced a little under the limit: the server's one-second window starts when a request arrives.
 PACING_MARGIN = 0.9
 
 PROGRAM = "/v1/loyalty_programs/{programId}"
-PROGRAMS = "/v1/loyalty_programs"
-PROGRAM_TRANSACTIONS = PROGRAM + "/transactions"
-CARDS = PROGRAM + "/cards"
-CUSTOMERS = "/v1/customers/no_total"
-CUSTOMER_BALANCES_EXPORT = PROGRAM + "/export_customer_balances"
-CARD_BALANCES_EXPORT = PROGRAM + "/export_card_balances"
-MANAGEMENT_ENDPOINTS = (PROGRAMS, PROGRAM_TRANSACTIONS, CARDS, CUSTOMERS)
-MANAGEMENT_ENDPOINTS += (CUSTOMER_BALANCES_EXPORT, CARD_BALANCES_EXPORT)
+CARD_BALANCES_EXPORT = PROGRAM + "/export_card_balances"  # card programs' BALANCES export
+MANAGEMENT_ENDPOINTS = (
+    PROGRAMS.endpoint,
+    TRANSACTIONS.endpoint,
+    CARDS.endpoint,
+    PROFILES.endpoint,
+    BALANCES.endpoint,
+    CARD_BALANCES_EXPORT,
+)
 # Integration API ledgers of one entity: `kind` is "profile" or "card".
 ENTITY_TRANSACTIONS = {
     "profile": PROGRAM + "/profile/{entityId}/transactions",
@@ -43,11 +50,7 @@ ENTITY_BALANCES = {
     "profile": PROGRAM + "/profile/{entityId}/balances",
     "card": PROGRAM + "/cards/{entityId}/balances",
 }
-
-
-def endpoint(template: str, **values: object) -> str:
-    """A path from its template, every value URL-encoded (card codes may hold `%`, `+`, `@`)."""
-    return template.format(**{key: quote(str(value), safe="") for key, value in values.items()})
+endpoint = path  # a path from its template, every value URL-encoded
 
 
 def _pattern(template: str) -> re.Pattern[str]:
@@ -119,61 +122,18 @@ def talon_one_client(
     return TalonOne(integration, management)
 
 
-def offset_pages(
-    client: ApiClient,
-    path: str,
-    params: Mapping[str, Any],
-    page_size: int = MAX_PAGE_SIZE,
-    order: Callable[[dict[str, Any]], Any] | None = None,
-) -> Iterator[list[dict[str, Any]]]:
-    """Pages of an offset list (`pageSize` / `skip`) until `hasMore` is false.
-
-    With `order` (a key that grows along the list), each page after the first starts on the
-    last record already read, so rows deleted meanwhile cannot shift an unread row out of sight:
-    the page keeps only records past that one, and when that record is no longer there (rows
-    before it went away), the request steps back a page until it is found.
-
-    A page equal to the one before it (same size, first and last record) means the API ignored
-    `skip`: the list would never end, so it stops with an error instead.
-    """
-    skip, last, previous = 0, None, None
-    while True:
-        body = client.get_json(path, {**params, "pageSize": page_size, "skip": skip})
-        records = body.get("data") or []
-        signature = (len(records), records[:1], records[-1:])
-        if records and signature == previous:
-            raise UnexpectedAnswer(
-                "talon_one", "GET", path,
-                f"the page at skip={skip} repeats the page before it: the API ignored skip;"
-                " stopped so as not to loop (the cursor stays at the last window committed)",
-            )  # fmt: skip
-        previous = signature
-        if order is not None and last is not None:
-            fresh = [record for record in records if order(record) > last]
-            if skip > 0 and records and len(fresh) == len(records):
-                skip = max(0, skip - page_size)  # the overlap is gone: rows before it were deleted
-                continue
-            skip, records = skip + len(records) - len(fresh), fresh
-        yield records
-        if not body.get("hasMore"):
-            return
-        if not records:
-            raise UnexpectedAnswer(
-                "talon_one", "GET", path, f"hasMore is true with an empty page at skip={skip}"
-            )
-        skip += len(records)
-        if order is not None:
-            last = order(records[-1])
-            skip -= 1  # one record of overlap
-
-
 def _by_id(record: dict[str, Any]) -> Any:
     return record["id"]
 
 
-def _newest_first(record: dict[str, Any]) -> Any:
-    # Compared as instants: text would misorder `…:00Z` and `…:00.5Z` (trimmed fractions).
-    return (-parse_instant(record["created"]).timestamp(), -record["id"])
+def _newest_first(field: str) -> Callable[[dict[str, Any]], Any]:
+    """The order of a ledger listed newest first, by `field` (`created`), then id."""
+
+    def key(record: dict[str, Any]) -> Any:
+        # Compared as instants: text would misorder `…:00Z` and `…:00.5Z` (trimmed fractions).
+        return (-parse_instant(record[field]).timestamp(), -record["id"])
+
+    return key
 
 
 def window_params(start: str | None, end: str) -> dict[str, str]:
@@ -181,58 +141,60 @@ def window_params(start: str | None, end: str) -> dict[str, str]:
     return {"endDate": end} if start is None else {"startDate": start, "endDate": end}
 
 
-def loyalty_programs(management: ApiClient) -> list[dict[str, Any]]:
+def loyalty_programs(management: JsonClient) -> list[dict[str, Any]]:
     """Every loyalty program of the account (the endpoint has no paging)."""
-    return management.get_json(PROGRAMS).get("data") or []
+    return Listing.of(management, PROGRAMS).get()[1]
 
 
-def loyalty_cards(management: ApiClient, program_id: int) -> Iterator[list[dict[str, Any]]]:
+def loyalty_cards(management: JsonClient, program_id: int) -> Iterator[Page]:
     """Pages of a card-based program's cards, with their ledgers and linked profiles."""
-    return offset_pages(
-        management, endpoint(CARDS, programId=program_id), {"sort": "id"}, order=_by_id
-    )
+    paginator = Offset(CARDS.required("page_size"), order=_by_id)
+    return pages(management, CARDS, paginator, params={"sort": "id"}, programId=program_id)
 
 
-def customer_profiles(management: ApiClient) -> Iterator[list[dict[str, Any]]]:
+def customer_profiles(management: JsonClient) -> Iterator[Page]:
     """Pages of the account's customer profiles, in creation order."""
-    return offset_pages(management, CUSTOMERS, {}, order=_by_id)
+    return pages(management, PROFILES, Offset(PROFILES.required("page_size"), order=_by_id))
 
 
 def program_transactions(
-    management: ApiClient, program_id: int, start: str | None, end: str, page_size: int
-) -> Iterator[list[dict[str, Any]]]:
+    management: JsonClient, program_id: int, start: str | None, end: str, page_size: int
+) -> Iterator[Page]:
     """Pages of a program's whole ledger created in [start, end), newest first."""
-    path = endpoint(PROGRAM_TRANSACTIONS, programId=program_id)
-    return offset_pages(management, path, window_params(start, end), page_size, _newest_first)
+    paginator = Offset(page_size, order=_newest_first(TRANSACTIONS.required("cursor_field")))
+    params = window_params(start, end)
+    return pages(management, TRANSACTIONS, paginator, params=params, programId=program_id)
 
 
 def entity_transactions(
-    integration: ApiClient,
+    integration: JsonClient,
     program_id: int,
     kind: str,
     entity_id: str,
     start: str | None,
     end: str,
     page_size: int,
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[Page]:
     """Pages of one profile's or card's ledger created in [start, end), newest first."""
-    path = endpoint(ENTITY_TRANSACTIONS[kind], programId=program_id, entityId=entity_id)
-    return offset_pages(integration, path, window_params(start, end), page_size)
+    return pages(
+        integration, TRANSACTIONS, Offset(page_size), template=ENTITY_TRANSACTIONS[kind],
+        params=window_params(start, end), programId=program_id, entityId=entity_id,
+    )  # fmt: skip
 
 
 def entity_balances(
-    integration: ApiClient, program_id: int, kind: str, entity_id: str, as_of: str
+    integration: JsonClient, program_id: int, kind: str, entity_id: str, as_of: str
 ) -> dict[str, Any]:
     """One profile's or card's balances, main ledger and subledgers, as of `as_of`."""
-    path = endpoint(ENTITY_BALANCES[kind], programId=program_id, entityId=entity_id)
-    return integration.get_json(path, {"endDate": as_of})
+    where = path(ENTITY_BALANCES[kind], programId=program_id, entityId=entity_id)
+    return integration.get_json(where, {"endDate": as_of})
 
 
 def balances_export(
     management: ApiClient, program_id: int, card_based: bool, as_of: str
 ) -> list[dict[str, str]]:
     """Every ledger's balances of a program as of `as_of`, from its CSV export (one request)."""
-    template = CARD_BALANCES_EXPORT if card_based else CUSTOMER_BALANCES_EXPORT
-    path = endpoint(template, programId=program_id)
-    text = management.request("GET", path, params={"endDate": as_of}).text
+    template = CARD_BALANCES_EXPORT if card_based else BALANCES.endpoint
+    where = path(template, programId=program_id)
+    text = management.request("GET", where, params={"endDate": as_of}).text
     return list(csv.DictReader(io.StringIO(text)))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from promosync.connectors.http import ConfigError
 from promosync.connectors.talon_one import client as api
@@ -13,7 +11,6 @@ from promosync.connectors.talon_one.client import TalonOne
 from promosync.connectors.warehouse import Warehouse
 
 FAN_OUT_BATCH = 50  # entities whose rows (and cursors) commit together
-Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -112,16 +109,3 @@ def targets(
             owners = card_programs if program_id is None else [int(program_id)]
             found += [Target(p, "card", entity_id) for p in owners if p in card_programs]
     return found, origin
-
-
-def visit_in_batches(
-    visit: list[Target], fetch: Callable[[Target], Result], concurrency: int
-) -> Iterator[tuple[list[Target], list[Result]]]:
-    """Fetch targets with bounded concurrency, a batch at a time; an error cancels the queue."""
-    pool = ThreadPoolExecutor(max_workers=concurrency)
-    try:
-        for first in range(0, len(visit), FAN_OUT_BATCH):
-            batch = visit[first : first + FAN_OUT_BATCH]
-            yield batch, list(pool.map(fetch, batch))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)

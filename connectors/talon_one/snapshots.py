@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from promosync.connectors.batches import StreamWriter
 from promosync.connectors.cursor import signpost
 from promosync.connectors.http import ApiClient
 from promosync.connectors.report import SyncReport, measured
-from promosync.connectors.stream import Stream
+from promosync.connectors.stream import Stream, pulls
 from promosync.connectors.talon_one import client as api
 from promosync.connectors.talon_one.client import TalonOne
 from promosync.connectors.talon_one.entities import programs_to_visit
@@ -23,16 +24,14 @@ NEEDS_MANAGEMENT = "skipped: needs TALON_ONE_MANAGEMENT_KEY"
 Pages = Iterable[list[dict[str, Any]]]
 
 
-def _snapshot(warehouse: Warehouse, report: SyncReport, stream: Stream, pages: Pages) -> None:
+def _snapshot(writer: StreamWriter, pages: Pages) -> None:
     """Upsert every page, then mark the rows the list no longer holds as deleted."""
-    synced_at = signpost()
+    stream, report = writer.stream, writer.report
     present: list[int] = []  # numeric ids: the stage takes the key column's type
     for records in pages:
-        rows = [stream.to_row(record, synced_at) for record in records]
-        result = warehouse.write_batch(stream.name, stream.primary_key, rows)
-        report.add(result.inserted, result.updated)
+        writer.commit(writer.rows(records))
         present += [record["id"] for record in records]
-    report.deleted = warehouse.mark_deleted(stream.name, "id", present, datetime.now(UTC))
+    report.deleted = writer.warehouse.mark_deleted(stream.name, "id", present, datetime.now(UTC))
     log.info("%s: %d rows written, %d marked deleted", stream.name, report.written, report.deleted)
 
 
@@ -45,20 +44,23 @@ def _run(
             log.warning("%s %s", stream.name, NEEDS_MANAGEMENT)
         else:
             report.mode = "snapshot (Management API)"
-            _snapshot(warehouse, report, stream, pages_of(t1.management))
+            _snapshot(StreamWriter(stream, warehouse, report, signpost()), pages_of(t1.management))
     return report
 
 
+@pulls(PROGRAMS)
 def sync_programs(t1: TalonOne, warehouse: Warehouse) -> SyncReport:
     """Every loyalty program of the account (one request)."""
     return _run(t1, warehouse, PROGRAMS, lambda m: [api.loyalty_programs(m)])
 
 
+@pulls(PROFILES)
 def sync_profiles(t1: TalonOne, warehouse: Warehouse) -> SyncReport:
     """Every customer profile of the account, attributes whole (a request per 1,000)."""
     return _run(t1, warehouse, PROFILES, api.customer_profiles)
 
 
+@pulls(CARDS)
 def sync_cards(t1: TalonOne, warehouse: Warehouse) -> SyncReport:
     """Every card of the card-based programs, with ledger and linked profiles."""
 

@@ -1,12 +1,22 @@
-"""The Talon.One streams as data: table, key, cursor, page size, and how a record becomes a row."""
+"""The Talon.One streams, declared as data: where each reads, what it writes, how it resumes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from promosync.connectors.stream import Row, Stream
-from promosync.connectors.talon_one import client as api
+from promosync.connectors.stream import (
+    CURSOR_FORWARD,
+    FRESH,
+    LAG,
+    LEDGERS,
+    UNIQUE_KEY,
+    WINDOW,
+    Row,
+    Stream,
+)
+
+MAX_PAGE_SIZE = 1000  # the largest `pageSize` every list accepts
 
 
 def _raw(record: dict[str, Any]) -> dict[str, Any]:
@@ -122,47 +132,73 @@ def _balance_row(record: dict[str, Any], synced_at: datetime) -> Row:
 
 PROGRAMS = Stream(
     name="talon_one_loyalty_programs",
-    endpoint=api.PROGRAMS,
+    platform="talon_one",
+    description="Talon.One loyalty programs, a snapshot (Management API).",
+    endpoint="/v1/loyalty_programs",
     primary_key=("id",),
     cursor_field=None,
     page_size=None,
     records_key="data",
     to_row=_program_row,
 )
-TRANSACTIONS = Stream(
-    name="talon_one_loyalty_transactions",
-    endpoint=api.PROGRAM_TRANSACTIONS,  # or the per-entity logs, without a Management key
-    primary_key=("id",),
-    cursor_field="created",  # the end of the last closed window read, per program or entity
-    page_size=api.MAX_PAGE_SIZE,
-    records_key="data",
-    to_row=_transaction_row,
-)
-CARDS = Stream(
-    name="talon_one_loyalty_cards",
-    endpoint=api.CARDS,
-    primary_key=("id",),
-    cursor_field=None,
-    page_size=api.MAX_PAGE_SIZE,
-    records_key="data",
-    to_row=_card_row,
-)
 PROFILES = Stream(
     name="talon_one_customer_profiles",
-    endpoint=api.CUSTOMERS,
+    platform="talon_one",
+    description="Talon.One customer profiles with their attributes kept whole, a snapshot"
+    " (Management API).",
+    endpoint="/v1/customers/no_total",
     primary_key=("id",),
     cursor_field=None,
-    page_size=api.MAX_PAGE_SIZE,
+    page_size=MAX_PAGE_SIZE,
     records_key="data",
     to_row=_profile_row,
 )
+CARDS = Stream(
+    name="talon_one_loyalty_cards",
+    platform="talon_one",
+    description="Talon.One loyalty cards with their ledger and linked profiles, a snapshot"
+    " (Management API).",
+    endpoint="/v1/loyalty_programs/{programId}/cards",
+    primary_key=("id",),
+    cursor_field=None,
+    page_size=MAX_PAGE_SIZE,
+    records_key="data",
+    to_row=_card_row,
+    depends_on=("talon_one_loyalty_programs",),
+)
+TRANSACTIONS = Stream(
+    name="talon_one_loyalty_transactions",
+    platform="talon_one",
+    description="Talon.One ledger entries in closed date windows, program-wide or per profile"
+    " and card; a cursor per program or ledger.",
+    endpoint="/v1/loyalty_programs/{programId}/transactions",  # or the ledgers', by entity
+    primary_key=("id",),
+    cursor_field="created",  # the end of the last closed window read, per program or ledger
+    page_size=MAX_PAGE_SIZE,
+    records_key="data",
+    to_row=_transaction_row,
+    cost_per_entity=1,  # per program, or per ledger
+    depends_on=(
+        "talon_one_loyalty_programs",
+        "talon_one_loyalty_cards",
+        "talon_one_customer_profiles",
+    ),
+    checks=(UNIQUE_KEY, FRESH, CURSOR_FORWARD),
+    options=(LEDGERS, WINDOW, LAG),
+)
 BALANCES = Stream(
     name="talon_one_loyalty_balances",
-    endpoint=api.CUSTOMER_BALANCES_EXPORT,  # and the card export, or the per-entity balances
+    platform="talon_one",
+    description="Today's Talon.One balance of every ledger and subledger, one dated snapshot"
+    " row each.",
+    endpoint="/v1/loyalty_programs/{programId}/export_customer_balances",  # or cards', or by entity
     primary_key=("program_id", "owner_kind", "owner_id", "subledger_id", "snapshot_date"),
     cursor_field=None,
     page_size=None,
-    records_key="",  # CSV rows, or `balance` / `subledgerBalances`
+    records_key=None,  # CSV rows, or one ledger's `balance` and `subledgerBalances`
     to_row=_balance_row,
+    cost_per_entity=1,  # per program's export, or per ledger
+    depends_on=("talon_one_loyalty_transactions",),
+    options=(LEDGERS,),
 )
 STREAMS = {s.name: s for s in (PROGRAMS, TRANSACTIONS, CARDS, PROFILES, BALANCES)}

@@ -10,24 +10,27 @@ one `created`, however many, are neither skipped nor read twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from datetime import datetime, timedelta
 from typing import Any
 
-from promosync.connectors.cursor import format_instant, parse_instant, signpost
-from promosync.connectors.http import ApiClient, ApiError, ConfigError
+from promosync.connectors.batches import StreamWriter
+from promosync.connectors.cursor import WHOLE_STREAM, format_instant, parse_instant, signpost
+from promosync.connectors.fan_out import MeteredClient, fan_out
+from promosync.connectors.http import ApiClient, ConfigError
 from promosync.connectors.read_ahead import read_ahead
 from promosync.connectors.report import SyncReport, measured
+from promosync.connectors.stream import pulls
 from promosync.connectors.talon_one import client as api
 from promosync.connectors.talon_one.client import TalonOne
 from promosync.connectors.talon_one.entities import (
+    FAN_OUT_BATCH,
     EntitySource,
     Program,
     Target,
     programs_to_visit,
     targets,
-    visit_in_batches,
 )
 from promosync.connectors.talon_one.streams import TRANSACTIONS
 from promosync.connectors.warehouse import Warehouse
@@ -36,7 +39,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LAG = timedelta(seconds=60)  # an entry may commit a little after its `created`
 MODES = ("auto", "program", "entity")
-WHOLE_STREAM = ""  # partition of the stream-wide cursor: every partition is read up to it
 
 Window = tuple[str | None, str, bool]  # start (None: from the beginning), end, commit the end
 Bounds = Callable[[str | None], Window]
@@ -73,100 +75,59 @@ def _empty(window: Window) -> bool:
     return start is not None and parse_instant(start) >= parse_instant(end)
 
 
-def _write_window(
-    warehouse: Warehouse,
-    report: SyncReport,
-    pages: Iterable[list[dict[str, Any]]],
-    synced_at: datetime,
-    cursor: Mapping[tuple[str, str], str] | None,
-) -> None:
-    """Upsert every page; the cursor commits with the last one, once the window is read whole."""
-    held: list[dict[str, Any]] | None = None
-    for records in pages:
-        if held:
-            _write(warehouse, report, held, synced_at, None)
-        held = records
-    _write(warehouse, report, held or [], synced_at, cursor)
-
-
-def _write(
-    warehouse: Warehouse,
-    report: SyncReport,
-    records: list[dict[str, Any]],
-    synced_at: datetime,
-    cursors: Mapping[tuple[str, str], str] | None,
-) -> None:
-    rows = [TRANSACTIONS.to_row(record, synced_at) for record in records]
-    result = warehouse.write_batch(TRANSACTIONS.name, TRANSACTIONS.primary_key, rows, cursors)
-    report.add(result.inserted, result.updated)
-
-
 def _program_wide(
-    management: ApiClient, warehouse: Warehouse, report: SyncReport, programs: list[Program],
-    bounds: Bounds, page_size: int, synced_at: datetime,
+    management: ApiClient, writer: StreamWriter, programs: list[Program], bounds: Bounds,
+    page_size: int,
 ) -> None:  # fmt: skip
-    cursors = warehouse.read_cursors(TRANSACTIONS.name)
+    """Each program's ledger, a closed window at a time; its end commits with its last rows."""
+    cursors = writer.warehouse.read_cursors(TRANSACTIONS.name)
+    writer.report.plan(TRANSACTIONS, len(programs))
     for program in programs:
         partition = f"program:{program.id}"
         window = bounds(cursors.get(partition))
-        report.entities += 1
+        writer.report.entities += 1
         if _empty(window):
             continue
         start, end, commit = window
         # The next pages are fetched while earlier ones are written.
-        cursor = {(TRANSACTIONS.name, partition): end} if commit else None
         source = api.program_transactions(management, program.id, start, end, page_size)
         with closing(read_ahead(source)) as pages:
-            _write_window(warehouse, report, pages, synced_at, cursor)
+            writer.commit_pages(pages, partition if commit else None, final=end if commit else None)
         log.info("%s: program %s read up to %s", TRANSACTIONS.name, program.id, end)
 
 
-def _entity_log(
-    t1: TalonOne, target: Target, window: Window, page_size: int
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One entity's entries in its window, and the cursor to commit (None: nothing to commit)."""
-    start, end, commit = window
-    records: list[dict[str, Any]] = []
-    try:
-        for page in api.entity_transactions(
-            t1.integration, target.program_id, target.kind, target.entity_id, start, end, page_size
-        ):
-            records.extend(page)
-    except ApiError as error:
-        if error.status != 404:  # a customer Talon.One does not know (e.g. Voucherify-only)
-            raise
-        return [], None
-    if target.kind == "profile":
-        for record in records:
-            record["_profile_id"] = target.entity_id
-    return records, end if commit else None
-
-
 def _per_entity(
-    t1: TalonOne, warehouse: Warehouse, report: SyncReport, visit: list[Target],
-    bounds: Bounds, page_size: int, synced_at: datetime, concurrency: int,
+    t1: TalonOne, writer: StreamWriter, visit: list[Target], bounds: Bounds, page_size: int,
+    concurrency: int,
 ) -> None:  # fmt: skip
-    cursors = warehouse.read_cursors(TRANSACTIONS.name)
+    """Each profile's or card's ledger through the Integration API, with its own cursor."""
 
-    def fetch(target: Target) -> tuple[list[dict[str, Any]], str | None]:
-        window = bounds(cursors.get(target.partition))
-        return ([], None) if _empty(window) else _entity_log(t1, target, window, page_size)
+    def fetch(
+        target: Target, cursor: str | None, client: MeteredClient
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        start, end, commit = window = bounds(cursor)
+        if _empty(window):
+            return [], None
+        records = [
+            record
+            for page in api.entity_transactions(
+                client, target.program_id, target.kind, target.entity_id, start, end, page_size
+            )
+            for record in page
+        ]
+        if target.kind == "profile":  # the profile's log leaves out the profile it belongs to
+            for record in records:
+                record["_profile_id"] = target.entity_id
+        return records, end if commit else None
 
-    for batch, results in visit_in_batches(visit, fetch, concurrency):
-        records: list[dict[str, Any]] = []
-        batch_cursors: dict[tuple[str, str], str] = {}
-        for target, (found, cursor) in zip(batch, results, strict=True):
-            records += found
-            if cursor is not None:
-                batch_cursors[(TRANSACTIONS.name, target.partition)] = cursor
-        _write(warehouse, report, records, synced_at, batch_cursors)
-        report.entities += len(batch)
-        log.info(
-            "%s: %d of %d ledgers visited, %d rows written",
-            TRANSACTIONS.name, report.entities, len(visit), report.written,
-        )  # fmt: skip
+    # A ledger the API does not know (a Voucherify-only customer) is skipped, its cursor unset.
+    fan_out(
+        writer, t1.integration, visit, fetch, concurrency=concurrency, batch_size=FAN_OUT_BATCH,
+        key=lambda target: target.partition, skip_missing=True,
+    )  # fmt: skip
 
 
+@pulls(TRANSACTIONS)
 def sync_transactions(
     t1: TalonOne,
     warehouse: Warehouse,
@@ -175,7 +136,7 @@ def sync_transactions(
     full_refresh: bool = False,
     window: tuple[datetime, datetime] | None = None,
     lag: timedelta = DEFAULT_LAG,
-    page_size: int = api.MAX_PAGE_SIZE,
+    page_size: int | None = None,
     concurrency: int = 8,
     source: EntitySource | None = None,
     programs: Mapping[int, bool] | None = None,
@@ -185,17 +146,19 @@ def sync_transactions(
     started = signpost(now)
     chosen = resolve_mode(t1, mode)
     bounds = window_bounds(started, lag, full_refresh, window)
+    size = page_size or TRANSACTIONS.required("page_size")
     with measured(TRANSACTIONS, t1, warehouse) as report:
+        writer = StreamWriter(TRANSACTIONS, warehouse, report, started)
         known = programs_to_visit(t1, warehouse, programs)
         if chosen == "program":
             report.mode = "program-wide (Management API)"
-            _program_wide(t1.management, warehouse, report, known, bounds, page_size, started)
+            _program_wide(t1.management, writer, known, bounds, size)
         else:
             visit, origin = targets(t1, warehouse, known, source or EntitySource())
             report.mode = f"per entity (Integration API), entities from {origin}"
-            _per_entity(t1, warehouse, report, visit, bounds, page_size, started, concurrency)
+            _per_entity(t1, writer, visit, bounds, size, concurrency)
         if window is None:
             end = bounds(None)[1]
-            _write(warehouse, report, [], started, {(TRANSACTIONS.name, WHOLE_STREAM): end})
+            writer.commit([], {WHOLE_STREAM: end})
             report.cursor_after = end
     return report

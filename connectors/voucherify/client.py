@@ -1,16 +1,29 @@
-"""Voucherify endpoints the streams read, on top of the shared ApiClient."""
+"""Voucherify endpoints the streams read, on top of the shared ApiClient and the paging toolkit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
-from promosync.connectors.cursor import parse_instant
-from promosync.connectors.http import ApiClient, ConfigError, UnexpectedAnswer, check_base_url
+from promosync.connectors.http import ApiClient, ConfigError, check_base_url
+from promosync.connectors.paginators import (
+    PageNumbers,
+    StartingAfter,
+    UpdatedAtKeyset,
+    check_instants,
+)
+from promosync.connectors.paging import JsonClient, Listing, Page, pages
+from promosync.connectors.stream import Stream
+from promosync.connectors.voucherify.streams import (
+    ACTIVITIES,
+    CUSTOMERS,
+    LOYALTY_TRANSACTIONS,
+    PAGE_LIMIT,
+    SEGMENTS,
+)
 
-PAGE_LIMIT = 100  # the API's maximum `limit`
-PAGE_CAP = 99  # `page` is accepted only up to 99 on GET /v1/customers
+PAGE_CAP = 99  # `page` is accepted only up to 99 on GET /v1/customers and GET /v1/loyalties
+CAMPAIGNS = "/v1/loyalties"  # the loyalty campaigns, whose transactions are read one by one
 
 
 def voucherify_client(
@@ -28,80 +41,64 @@ def voucherify_client(
     )  # fmt: skip
 
 
-def list_customers(client: ApiClient, params: dict[str, Any]) -> dict[str, Any]:
+def list_customers(client: JsonClient, params: dict[str, Any]) -> dict[str, Any]:
     """One page of `GET /v1/customers`, refused if a customer's `updated_at` is no instant."""
-    body = client.get_json("/v1/customers", {"limit": PAGE_LIMIT, **params})
-    customers = body.get("customers") if isinstance(body, dict) else None
-    if not isinstance(customers, list):
-        raise UnexpectedAnswer("voucherify", "GET", "/v1/customers", "its body has no customers")
-    for customer in customers:
-        try:
-            parse_instant(customer["updated_at"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise UnexpectedAnswer(
-                "voucherify", "GET", "/v1/customers",
-                f"customer {customer.get('id')!r} has updated_at {customer.get('updated_at')!r},"
-                " not an ISO 8601 instant: the API's schema changed; nothing of this page was"
-                " written and the cursor did not move",
-            ) from None  # fmt: skip
-    return body
+    listing = Listing.of(client, CUSTOMERS, params={"limit": CUSTOMERS.required("page_size")})
+    body, records = listing.get(params)
+    check_instants(listing, records, CUSTOMERS.required("cursor_field"), "customer")
+    return dict(body)
 
 
-def _follow(client: ApiClient, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-    """Pages of a `starting_after_id` list, following `more_starting_after` while `has_more`."""
-    params = {"limit": PAGE_LIMIT, **params}
-    while True:
-        page = client.get_json(path, params)
-        records = page.get("data") or []
-        more = bool(page.get("has_more"))
-        after = page.get("more_starting_after") or (records[-1]["id"] if records else None)
-        if more and not after:
-            raise UnexpectedAnswer("voucherify", "GET", path, "has_more with an empty page")
-        if more and after == params.get("starting_after_id"):
-            raise UnexpectedAnswer(
-                "voucherify", "GET", path,
-                f"has_more with the page after {after!r} again instead of the next one: stopped"
-                " so as not to loop (the cursor stays at the last page committed)",
-            )  # fmt: skip
-        yield records
-        if not more:
-            return
-        params["starting_after_id"] = after
+def list_total(client: JsonClient, stream: Stream) -> int:
+    """The records a top-level list holds: the `total` of its first page of one record."""
+    listing = Listing.of(client, stream)
+    body, _ = listing.get({"limit": 1})
+    if not isinstance(body.get("total"), int):
+        listing.refuse("its body has no total")
+    return body["total"]
+
+
+def customers(client: JsonClient, after: str | None, before: str) -> Iterator[Page]:
+    """Customers with after < updated_at < before, in updated_at order, each page with the
+    instant up to which every customer has been read (see `UpdatedAtKeyset`)."""
+    keyset = UpdatedAtKeyset(
+        CUSTOMERS.required("page_size"), after, before,
+        field=CUSTOMERS.required("cursor_field"), noun="customer", page_cap=PAGE_CAP,
+    )  # fmt: skip
+    return pages(client, CUSTOMERS, keyset)
 
 
 def customer_activity(
-    client: ApiClient, customer_id: str, starting_after_id: str | None
-) -> Iterator[list[dict[str, Any]]]:
+    client: JsonClient, customer_id: str, starting_after_id: str | None
+) -> Iterator[Page]:
     """Pages of one customer's activity, oldest first, after `starting_after_id`."""
-    params: dict[str, Any] = {"order": "created_at"}
-    if starting_after_id:
-        params["starting_after_id"] = starting_after_id
-    yield from _follow(client, f"/v1/customers/{quote(customer_id, safe='')}/activity", params)
+    paginator = StartingAfter(
+        ACTIVITIES.required("page_size"), starting_after_id, ACTIVITIES.required("cursor_field")
+    )
+    return pages(
+        client, ACTIVITIES, paginator, params={"order": "created_at"}, customerId=customer_id
+    )
 
 
-def customer_segments(client: ApiClient, customer_id: str) -> list[dict[str, Any]]:
-    """The segments a customer belongs to now."""
-    body = client.get_json(f"/v1/customers/{quote(customer_id, safe='')}/segments")
-    return body.get("data") or []
+def customer_segments(client: JsonClient, customer_id: str) -> list[dict[str, Any]]:
+    """The segments a customer belongs to now (one unpaged list)."""
+    return Listing.of(client, SEGMENTS, customerId=customer_id).get()[1]
 
 
-def loyalty_campaigns(client: ApiClient) -> list[dict[str, Any]]:
+def loyalty_campaigns(client: JsonClient) -> list[dict[str, Any]]:
     """Every loyalty campaign of the project."""
-    campaigns: list[dict[str, Any]] = []
-    for page in range(1, PAGE_CAP + 1):
-        body = client.get_json("/v1/loyalties", {"limit": PAGE_LIMIT, "page": page})
-        batch = body.get("campaigns") or []
-        campaigns.extend(batch)
-        if len(batch) < PAGE_LIMIT or len(campaigns) >= body.get("total", 0):
-            return campaigns
-    raise RuntimeError(f"more than {PAGE_CAP * PAGE_LIMIT} loyalty campaigns; cannot list them all")
+    listing = Listing(client, "voucherify", CAMPAIGNS, "campaigns")
+    return [
+        campaign for page in PageNumbers(PAGE_LIMIT, PAGE_CAP).pages(listing) for campaign in page
+    ]
 
 
 def loyalty_transactions(
-    client: ApiClient, campaign_id: str, starting_after_id: str | None
-) -> Iterator[list[dict[str, Any]]]:
+    client: JsonClient, campaign_id: str, starting_after_id: str | None
+) -> Iterator[Page]:
     """Pages of one loyalty campaign's transactions, in id order, after `starting_after_id`."""
-    params: dict[str, Any] = {"order": "id"}
-    if starting_after_id:
-        params["starting_after_id"] = starting_after_id
-    yield from _follow(client, f"/v1/loyalties/{quote(campaign_id, safe='')}/transactions", params)
+    stream = LOYALTY_TRANSACTIONS
+    paginator = StartingAfter(
+        stream.required("page_size"), starting_after_id, stream.required("cursor_field")
+    )
+    return pages(client, stream, paginator, params={"order": "id"}, campaignId=campaign_id)

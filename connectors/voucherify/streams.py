@@ -1,11 +1,23 @@
-"""The Voucherify streams, declared as data: table, key, cursor, and how a record becomes a row."""
+"""The Voucherify streams, declared as data: where each reads, what it writes, how it resumes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from promosync.connectors.stream import Row, Stream
+from promosync.connectors.stream import (
+    COUNT_MATCHES_API,
+    CURSOR_FORWARD,
+    FRESH,
+    RECONCILE,
+    SWEEP,
+    UNIQUE_KEY,
+    WINDOW,
+    Row,
+    Stream,
+)
+
+PAGE_LIMIT = 100  # the API's largest `limit`
 
 
 def _customer_row(record: dict[str, Any], synced_at: datetime) -> Row:
@@ -82,38 +94,60 @@ def _loyalty_transaction_row(record: dict[str, Any], synced_at: datetime) -> Row
 
 CUSTOMERS = Stream(
     name="voucherify_customers",
+    platform="voucherify",
+    description="Voucherify customers changed since the last run (a tie-safe `updated_at` keyset),"
+    " upserted by id.",
     endpoint="/v1/customers",
     primary_key=("id",),
     cursor_field="updated_at",
-    page_size=100,
+    page_size=PAGE_LIMIT,
     records_key="customers",
     to_row=_customer_row,
+    checks=(UNIQUE_KEY, FRESH, CURSOR_FORWARD, COUNT_MATCHES_API),
+    options=(WINDOW, RECONCILE),
 )
 ACTIVITIES = Stream(
     name="voucherify_customer_activities",
+    platform="voucherify",
+    description="Activity events of the Voucherify customers changed since the last run (every"
+    " customer on a full sweep), with `customer_id`; a cursor per customer.",
     endpoint="/v1/customers/{customerId}/activity",
     primary_key=("id",),
-    cursor_field="starting_after_id",  # per customer; stream-wide: customers' updated_at seen
-    page_size=100,
+    cursor_field="id",  # per customer, the last id read (`starting_after_id`)
+    page_size=PAGE_LIMIT,
     records_key="data",
     to_row=_activity_row,
+    cost_per_entity=1,
+    depends_on=("voucherify_customers",),
+    checks=(UNIQUE_KEY, FRESH, CURSOR_FORWARD),  # stream-wide: the customers' updated_at seen
+    options=(SWEEP,),
 )
 SEGMENTS = Stream(
     name="voucherify_customer_segments",
+    platform="voucherify",
+    description="Current segments of the Voucherify customers changed since the last run, each"
+    " customer's replaced whole.",
     endpoint="/v1/customers/{customerId}/segments",
     primary_key=("customer_id", "segment_id"),
-    cursor_field="updated_at",  # customers' updated_at seen at the last run
+    cursor_field=None,  # read whole; stream-wide: the customers' updated_at seen
     page_size=None,
     records_key="data",
     to_row=_segment_row,
+    cost_per_entity=1,
+    depends_on=("voucherify_customers",),
+    checks=(UNIQUE_KEY, FRESH, CURSOR_FORWARD),
+    options=(SWEEP,),
 )
 LOYALTY_TRANSACTIONS = Stream(
     name="voucherify_loyalty_transactions",
+    platform="voucherify",
+    description="Transactions of every Voucherify loyalty campaign; a cursor per campaign.",
     endpoint="/v1/loyalties/{campaignId}/transactions",
     primary_key=("id",),
-    cursor_field="starting_after_id",  # per campaign
-    page_size=100,
+    cursor_field="id",  # per campaign, the last id read (`starting_after_id`)
+    page_size=PAGE_LIMIT,
     records_key="data",
     to_row=_loyalty_transaction_row,
+    cost_per_entity=1,
 )
 STREAMS = {s.name: s for s in (CUSTOMERS, ACTIVITIES, SEGMENTS, LOYALTY_TRANSACTIONS)}

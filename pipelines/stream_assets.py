@@ -1,0 +1,57 @@
+"""The pull assets, one per declared stream: key, group, description, deps and config from it.
+
+No `from __future__ import annotations` here: Dagster reads the annotations of asset functions.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+import dagster as dg
+from promosync.connectors import catalog
+from promosync.connectors.stream import Stream, sync_function
+from promosync.pipelines.asset_policy import KINDS, RETRY, fatal_errors, report_metadata
+from promosync.pipelines.stream_options import arguments, config_class
+
+WAREHOUSE = "warehouse"  # the resource key of the warehouse; a platform's API is its own key
+
+
+def pull_asset(stream: Stream) -> dg.AssetsDefinition:
+    """The asset that runs `stream`'s sync function with the platform's client and the warehouse."""
+    sync = sync_function(stream)
+
+    def run(context: dg.AssetExecutionContext, chosen: dict[str, Any]) -> dg.MaterializeResult:
+        api = getattr(context.resources, stream.platform)
+        with fatal_errors(), getattr(context.resources, WAREHOUSE).warehouse() as store:
+            report = sync(api.client(), store, **chosen)
+        metadata = report_metadata(report)
+        context.log.info(f"{stream.name}: {metadata}")
+        return dg.MaterializeResult(metadata=metadata)
+
+    if stream.options:
+        options = config_class(stream)
+
+        def pull(context: dg.AssetExecutionContext, config: options) -> dg.MaterializeResult:
+            return run(context, arguments(stream, config))  # a bad window fails before any work
+
+    else:
+
+        def pull(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+            return run(context, {})
+
+    return dg.asset(
+        name=stream.name,
+        group_name=stream.platform,
+        description=stream.description,
+        kinds=KINDS,
+        retry_policy=RETRY,
+        deps=list(stream.depends_on),
+        required_resource_keys={stream.platform, WAREHOUSE},
+    )(pull)
+
+
+def pull_assets(streams: Iterable[Stream] | None = None) -> list[dg.AssetsDefinition]:
+    """The pull assets of `streams` (every declared stream by default)."""
+    return [pull_asset(stream) for stream in (catalog.STREAMS if streams is None else streams)]
+
+
+PULL_ASSETS = pull_assets()
