@@ -55,27 +55,77 @@ def sandbox(
     async_action_seconds: float = typer.Option(
         1.0, help="Seconds a Voucherify async action takes to finish."
     ),
+    voucherify_download_port: int = typer.Option(
+        0, help="Port of the Voucherify export download host (0: a free one)."
+    ),
+    voucherify_export_seconds: float = typer.Option(
+        1.0, min=0, help="Seconds a Voucherify export takes from SCHEDULED to DONE."
+    ),
+    voucherify_export_rows_per_file: int = typer.Option(
+        100_000, min=0, help="Rows per export file; a larger export is split (0: never)."
+    ),
+    voucherify_export_token_seconds: float = typer.Option(
+        600.0, min=0, help="Lifetime of an export download token."
+    ),
+    voucherify_export_headers: str = typer.Option(
+        "titles", help="Export CSV header row: titles (Source ID) or fields (source_id)."
+    ),
+    voucherify_export_metadata: str = typer.Option(
+        "schema_columns", help="Export `metadata` field: schema_columns or json."
+    ),
+    voucherify_export_bounds: str = typer.Option(
+        "exclusive", help="Export filters' $after / $before: exclusive or inclusive."
+    ),
+    voucherify_activity_touches_updated_at: str = typer.Option(
+        "changed_fields",
+        help="Which activity moves a customer's updated_at: changed_fields, never or always.",
+    ),
+    voucherify_segment_move_touches_updated_at: str = typer.Option(
+        "no", help="Whether a segment move moves the customer's updated_at: no or yes."
+    ),
+    voucherify_activity_per_minute: float = typer.Option(
+        0.0, min=0, help="Voucherify activity generated in the background per minute (0: none)."
+    ),
 ) -> None:
     """Serve local simulators of Voucherify and Talon.One until interrupted."""
     from promosync.sandbox.server import Sandbox
     from promosync.sandbox.settings import SandboxSettings
 
-    settings = SandboxSettings(
-        seed=seed,
-        customers=customers,
-        talon_one_transactions=talon_one_transactions,
-        voucherify_app_id=voucherify_app_id,
-        voucherify_app_token=voucherify_app_token,
-        talon_one_api_key=talon_one_api_key,
-        talon_one_management_key=talon_one_management_key,
-        voucherify_requests_per_minute=voucherify_requests_per_minute,
-        talon_one_requests_per_minute=talon_one_requests_per_minute,
-        management_requests_per_second=management_requests_per_second,
-        async_action_seconds=async_action_seconds,
+    try:
+        settings = SandboxSettings(
+            seed=seed,
+            customers=customers,
+            talon_one_transactions=talon_one_transactions,
+            voucherify_app_id=voucherify_app_id,
+            voucherify_app_token=voucherify_app_token,
+            talon_one_api_key=talon_one_api_key,
+            talon_one_management_key=talon_one_management_key,
+            voucherify_requests_per_minute=voucherify_requests_per_minute,
+            talon_one_requests_per_minute=talon_one_requests_per_minute,
+            management_requests_per_second=management_requests_per_second,
+            async_action_seconds=async_action_seconds,
+            voucherify_export_seconds=voucherify_export_seconds,
+            voucherify_export_rows_per_file=voucherify_export_rows_per_file,
+            voucherify_export_token_seconds=voucherify_export_token_seconds,
+            voucherify_export_headers=voucherify_export_headers,
+            voucherify_export_metadata=voucherify_export_metadata,
+            voucherify_export_bounds=voucherify_export_bounds,
+            voucherify_activity_touches_updated_at=voucherify_activity_touches_updated_at,
+            voucherify_segment_move_touches_updated_at=voucherify_segment_move_touches_updated_at,
+            voucherify_activity_per_minute=voucherify_activity_per_minute,
+        )
+    except ValueError as exc:  # a word setting given a word it does not take
+        raise typer.BadParameter(str(exc)) from None
+    server = Sandbox(
+        settings,
+        host,
+        voucherify_port,
+        talon_one_port,
+        voucherify_download_port=voucherify_download_port,
     )
-    server = Sandbox(settings, host, voucherify_port, talon_one_port)
     typer.echo(f"VOUCHERIFY_BASE_URL={server.voucherify_url}")
     typer.echo(f"TALON_ONE_BASE_URL={server.talon_one_url}")
+    typer.echo(f"VOUCHERIFY_DOWNLOAD_URL={server.voucherify_download_url}")
     typer.echo(f"sandbox ready: {customers} customers, seed {seed}; Ctrl-C stops it", err=True)
     server.run_forever()
 

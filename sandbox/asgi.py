@@ -93,6 +93,10 @@ class SandboxApi(ABC):
     def regenerate(self) -> None:
         """Rebuild the dataset from the settings (seed, customers) and clear rate-limit windows."""
 
+    def extra_stats(self) -> dict[str, Any]:
+        """More statistics for `/_sandbox/stats` (e.g. another host's); none by default."""
+        return {}
+
     def reset(self) -> None:
         """Fresh data from the seed, no faults, no statistics."""
         self.regenerate()
@@ -232,7 +236,8 @@ def _admin_routes(api: SandboxApi) -> list[Route]:
         return api.settings.public()
 
     async def get_stats(request: Request) -> Any:
-        return {**api.stats.public(), "faults_injected": dict(api.faults.injected)}
+        stats = {**api.stats.public(), "faults_injected": dict(api.faults.injected)}
+        return {**stats, **api.extra_stats()}
 
     async def post_reset(request: Request) -> Any:
         changes = await body_of(request)

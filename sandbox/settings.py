@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -26,6 +26,32 @@ class SandboxSettings:
     management_requests_per_second: int = 3
     # Wall-clock seconds an async action takes from ENQUEUED to DONE/FAILED.
     async_action_seconds: float = 1.0
+    # Voucherify exports and their download host (docs/SANDBOX.md, "Exports").
+    voucherify_export_seconds: float = 1.0  # SCHEDULED → IN_PROGRESS (a fifth) → DONE/ERROR
+    voucherify_export_rows_per_file: int = 100_000  # a larger result is split; 0: never split
+    voucherify_export_token_seconds: float = 600.0  # lifetime of a download token
+    voucherify_export_headers: str = "titles"  # CSV header row: "titles" (Source ID) or "fields"
+    voucherify_export_metadata: str = "schema_columns"  # or "json": one Metadata column
+    voucherify_export_bounds: str = "exclusive"  # $after / $before: "exclusive" or "inclusive"
+    # Which logged activity moves a customer's updated_at, where the spec is silent (SANDBOX.md).
+    voucherify_activity_touches_updated_at: str = "changed_fields"  # or "never" or "always"
+    voucherify_segment_move_touches_updated_at: str = "no"  # or "yes"
+    # Activity generated in the background, per minute of wall time (0: none).
+    voucherify_activity_per_minute: float = 0.0
+
+    # Settings that take one of a few words.
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "voucherify_export_headers": ("titles", "fields"),
+        "voucherify_export_metadata": ("schema_columns", "json"),
+        "voucherify_export_bounds": ("exclusive", "inclusive"),
+        "voucherify_activity_touches_updated_at": ("changed_fields", "never", "always"),
+        "voucherify_segment_move_touches_updated_at": ("no", "yes"),
+    }
+
+    def __post_init__(self) -> None:
+        for name, allowed in self.CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"setting {name!r} must be one of {', '.join(allowed)}")
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes`; raise ValueError naming any unknown or ill-typed setting."""
@@ -36,6 +62,9 @@ class SandboxSettings:
             current = getattr(self, name)
             if isinstance(current, bool) or not isinstance(value, type(current) | int):
                 raise ValueError(f"setting {name!r} must be {type(current).__name__}")
+            allowed = self.CHOICES.get(name)
+            if allowed is not None and value not in allowed:
+                raise ValueError(f"setting {name!r} must be one of {', '.join(allowed)}")
             setattr(self, name, type(current)(value))
 
     def public(self) -> dict[str, Any]:

@@ -11,8 +11,13 @@ from promosync.sandbox.limits import MinuteBudget
 from promosync.sandbox.settings import SandboxSettings
 from promosync.sandbox.voucherify import admin, bodies, customers
 from promosync.sandbox.voucherify.async_actions import AsyncActions
+from promosync.sandbox.voucherify.download import DownloadHost
+from promosync.sandbox.voucherify.export_api import ExportEndpoints
+from promosync.sandbox.voucherify.exports import Exports
+from promosync.sandbox.voucherify.generator import ActivityGenerator
 from promosync.sandbox.voucherify.instants import now_us
 from promosync.sandbox.voucherify.params import ApiError
+from promosync.sandbox.voucherify.rate_headers import rate_headers
 from promosync.sandbox.voucherify.state import VoucherifyState
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,13 +38,26 @@ class VoucherifyApi(SandboxApi):
     def __init__(self, settings: SandboxSettings) -> None:
         super().__init__(settings)
         self.budget = MinuteBudget()
+        self.download = DownloadHost(self)
         self.regenerate()
 
     def regenerate(self) -> None:
-        """Rebuild the dataset from the seed and forget rate-limit windows and jobs."""
+        """Rebuild the dataset from the seed and forget rate-limit windows, jobs and exports."""
         self.state = VoucherifyState(self.settings.seed, self.settings.customers)
         self.jobs = AsyncActions()
+        self.exports = Exports(self.settings.seed)
+        self.generator = ActivityGenerator(self.settings.seed)
         self.budget.clear()
+
+    def reset(self) -> None:
+        """Fresh data, no faults, no statistics, here and on the download host."""
+        super().reset()
+        self.download.reset()
+
+    def extra_stats(self) -> dict[str, Any]:
+        """The download host's requests beside the API's own."""
+        stats = self.download.stats.public()
+        return {"download_host": {**stats, "faults_injected": dict(self.download.faults.injected)}}
 
     def error_response(
         self,
@@ -62,17 +80,22 @@ class VoucherifyApi(SandboxApi):
     def _settle(self) -> int:
         now = now_us()
         self.jobs.settle(self.state, now)
+        self.exports.settle(self.state, now, self.settings)
+        self.generator.settle(self.state, self.settings, now)
         return now
 
     def truth(self, collection: str) -> list[dict[str, Any]]:
         """Ground truth of one collection (see `sandbox.voucherify.admin`)."""
-        return admin.truth(self.state, self.jobs, collection, self._settle())
+        now = self._settle()
+        if collection == "exports":
+            return ExportEndpoints(self).truth(now)
+        return admin.truth(self.state, self.jobs, collection, now)
 
     def mutate(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Apply admin mutations (see `sandbox.voucherify.admin`)."""
         if not isinstance(payload, dict):
             raise AdminError("mutate takes a JSON object")
-        return admin.mutate(self.state, payload, self._settle())
+        return admin.mutate(self.state, payload, self._settle(), self.settings)
 
     def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Settle due jobs, authenticate, then spend the rate budget, around one endpoint."""
@@ -91,13 +114,7 @@ class VoucherifyApi(SandboxApi):
             verdict = self.budget.hit(
                 app_id, self.settings.voucherify_requests_per_minute, time.time()
             )
-            headers = {}
-            if verdict.limit:
-                headers = {
-                    "X-Rate-Limit-Limit": str(verdict.limit),
-                    "X-Rate-Limit-Remaining": str(verdict.remaining),
-                    "X-Rate-Limit-Retry": str(verdict.reset_epoch),
-                }
+            headers = rate_headers(verdict)
             if not verdict.allowed:
                 headers["Retry-After"] = str(verdict.retry_after)
                 return self.error_response(
@@ -226,6 +243,7 @@ class VoucherifyApi(SandboxApi):
                 "GET",
                 self.member_transactions,
             ),
+            *ExportEndpoints(self).routes(),
         ]
         return [
             Route(path, self.guarded(handler), methods=[method]) for path, method, handler in table
