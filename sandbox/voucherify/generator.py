@@ -15,7 +15,8 @@ class ActivityGenerator:
     """Logs activity of any kind, with its effects, on random customers as wall time passes.
 
     Which customers and kinds follow from the seed; when they happen follows the clock: the
-    events due since the rate was last set are logged at the next request, stamped with its time.
+    events due at the rate since it was set (since the last request before the change, which
+    is when the sandbox can first see it) are logged at each request, stamped with its time.
     """
 
     def __init__(self, seed: int) -> None:
@@ -23,12 +24,15 @@ class ActivityGenerator:
         self._rate = 0.0
         self._since_us = 0
         self._logged = 0
+        self._last_us: int | None = None
 
     def settle(self, state: VoucherifyState, settings: SandboxSettings, now: int) -> int:
         """Log the events due by `now`; return how many."""
         rate = settings.voucherify_activity_per_minute
         if rate != self._rate:
-            self._rate, self._since_us, self._logged = rate, now, 0
+            since = now if self._last_us is None else self._last_us
+            self._rate, self._since_us, self._logged = rate, since, 0
+        self._last_us = now
         if rate <= 0 or not state.store.by_id:
             return 0
         due = int((now - self._since_us) * rate // MINUTE_US) - self._logged
