@@ -9,9 +9,11 @@ by hand in bench/RESULTS.md with the machine they were measured on. Targets (iss
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import requests
 from harness import peak_rss_mb
@@ -29,6 +31,12 @@ def start(customers: int) -> tuple[subprocess.Popen[str], str, float]:
     url = urls["VOUCHERIFY_BASE_URL"]
     requests.get(f"{url}/v1/customers", headers=AUTH, timeout=60).raise_for_status()
     return process, url, time.monotonic() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def page_throughput(url: str, seconds: float, clients: int) -> tuple[int, float]:
@@ -71,12 +79,15 @@ def main() -> None:
 
     process, url, _ = start(args.page_customers)
     try:
+        cpu_before = cpu_seconds(process.pid)
         pages, rate = page_throughput(url, args.seconds, args.clients)
+        cpu_per_page_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / max(1, pages)
     finally:
         process.terminate()
         process.wait(timeout=30)
     print(f"pages of 100 customers: {pages} in {args.seconds:.0f} s = {rate:.0f} pages/s "
-          f"({args.clients} client threads, {args.page_customers} customers)")  # fmt: skip
+          f"({args.clients} client threads, {args.page_customers} customers); "
+          f"sandbox CPU {cpu_per_page_ms:.2f} ms a page")  # fmt: skip
 
     process, url, startup = start(args.large_customers)
     try:
