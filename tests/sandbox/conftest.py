@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ApiSession
+from tests.sandbox.exports_client import FAST
 
 
 @pytest.fixture
@@ -20,3 +21,9 @@ def configure(voucherify_admin: ApiSession) -> Iterator[Callable[..., None]]:
 
     yield apply
     voucherify_admin.put("/_sandbox/config", json=before).raise_for_status()
+
+
+@pytest.fixture
+def fast_exports(configure: Callable[..., None]) -> None:
+    """Voucherify exports that take 0.2 s instead of 1 s."""
+    configure(**FAST)

@@ -1,82 +1,20 @@
-"""Voucherify exports in the sandbox: lifecycle, filters, CSV files, and the download host."""
+"""Voucherify exports in the sandbox: lifecycle, filters, CSV files, loyalty exports, errors."""
 
 from __future__ import annotations
 
-import csv
-import io
-import time
 from typing import Any
 
-import orjson
 import pytest
-import requests
 
-from tests.sandbox.export_contract import (
-    assert_export_answer,
-    assert_export_error,
-    assert_export_schema,
+from tests.sandbox.export_contract import assert_export_answer, assert_export_error
+from tests.sandbox.exports_client import (
+    FAST,
+    create,
+    export_rows,
+    files_of,
+    finish,
+    json_text,
 )
-
-FAST = {"voucherify_export_seconds": 0.2}
-
-
-@pytest.fixture
-def fast_exports(configure) -> None:
-    """Exports that take 0.2 s."""
-    configure(**FAST)
-
-
-def create(session, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /v1/exports, validated."""
-    return assert_export_answer(session.post("/v1/exports", json=body), "ExportsCreateResponseBody")
-
-
-def get(session, export_id: str) -> dict[str, Any]:
-    """GET /v1/exports/{id}, validated."""
-    return assert_export_answer(session.get(f"/v1/exports/{export_id}"), "ExportsGetResponseBody")
-
-
-def finish(session, export_id: str, timeout: float = 10) -> tuple[dict[str, Any], list[str]]:
-    """Poll until the export ends; the export and the statuses seen on the way."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        export = get(session, export_id)
-        if not seen or seen[-1] != export["status"]:
-            seen.append(export["status"])
-        if export["status"] in ("DONE", "ERROR") or time.monotonic() > deadline:
-            return export, seen
-        time.sleep(0.02)
-
-
-def fetch(session, url: str) -> requests.Response:
-    """GET an absolute URL (the download host's) with the session's app keys."""
-    keys = {name: session.headers[name] for name in ("X-App-Id", "X-App-Token")}
-    return requests.get(url, headers=keys, timeout=30)
-
-
-def download(session, url: str) -> str:
-    """One export file from the download host, checked against the download operation."""
-    response = fetch(session, url)
-    assert response.status_code == 200, response.text
-    # The spec answers the file as text/plain (openapi-core cannot tell this path from
-    # GET /v1/exports/{exportId}, which has the same template, so it is checked here).
-    assert response.headers["content-type"].startswith("text/plain")
-    return response.text
-
-
-def files_of(session, export: dict[str, Any]) -> list[list[dict[str, str]]]:
-    """Every file of a DONE export, parsed."""
-    urls = export["result"].get("urls") or [export["result"]["url"]]
-    assert urls[0] == export["result"]["url"]
-    return [list(csv.DictReader(io.StringIO(download(session, url)))) for url in urls]
-
-
-def export_rows(session, body: dict[str, Any]) -> list[dict[str, str]]:
-    """Create an export, wait for it, and return the rows of all its files."""
-    export, _ = finish(session, create(session, body)["id"])
-    assert export["status"] == "DONE"
-    return [row for rows in files_of(session, export) for row in rows]
 
 
 def test_customer_export_runs_its_course_and_holds_every_customer(
@@ -201,11 +139,6 @@ def _reference_cells(customer: dict[str, Any]) -> dict[str, str]:
     for key in ("tier", "newsletter", "lifetime_value", "visits", "tags", "preferences"):
         cells[f"metadata.{key}"] = text(customer["metadata"].get(key))
     return cells
-
-
-def json_text(value: Any) -> str:
-    """Compact JSON, as nested values are written in a cell."""
-    return orjson.dumps(value).decode()
 
 
 def test_csv_columns_hold_each_field_as_the_docs_describe(
@@ -378,86 +311,3 @@ def test_loyalty_campaign_and_card_exports(voucherify, voucherify_admin, fast_ex
 )
 def test_bad_export_requests_are_refused_with_the_spec_error(voucherify, body, key):
     assert_export_error(voucherify.post("/v1/exports", json=body), 400, key)
-
-
-def test_list_and_delete(voucherify, fast_exports):
-    first = create(voucherify, {"exported_object": "customer"})
-    second = create(voucherify, {"exported_object": "voucher_transactions"})
-    listed = assert_export_answer(
-        voucherify.get("/v1/exports", params={"limit": 1}), "ExportsListResponseBody"
-    )
-    assert listed["total"] == 2 and [e["id"] for e in listed["exports"]] == [second["id"]]
-    oldest = voucherify.get("/v1/exports", params={"order": "created_at"}).json()["exports"]
-    assert [e["id"] for e in oldest] == [first["id"], second["id"]]
-    export, _ = finish(voucherify, first["id"])
-    deleted = voucherify.delete(f"/v1/exports/{first['id']}")
-    assert deleted.status_code == 204 and deleted.content == b""
-    assert_export_error(voucherify.get(f"/v1/exports/{first['id']}"), 404, "not_found")
-    assert_export_error(voucherify.delete(f"/v1/exports/{first['id']}"), 404, "not_found")
-    gone = fetch(voucherify, export["result"]["url"])
-    assert_export_error(gone, 401, "unauthorized")
-    assert voucherify.get("/v1/exports").json()["total"] == 1
-
-
-def test_download_needs_the_app_keys_and_a_live_token(voucherify, sandbox, configure):
-    configure(**FAST, voucherify_export_token_seconds=0.5)
-    export, _ = finish(voucherify, create(voucherify, {"exported_object": "customer"})["id"])
-    url = export["result"]["url"]
-    assert url.startswith(sandbox.voucherify_download_url + "/v1/exports/")
-    assert_export_error(requests.get(url, timeout=10), 401, "unauthorized")  # token alone
-    wrong = url.split("token=")[0] + "token=forged"
-    assert_export_error(fetch(voucherify, wrong), 401, "unauthorized")
-    other, _ = finish(voucherify, create(voucherify, {"exported_object": "customer"})["id"])
-    swapped = url.split("?")[0] + "?" + other["result"]["url"].split("?")[1]
-    assert_export_error(fetch(voucherify, swapped), 401, "unauthorized")
-    assert download(voucherify, url)
-    time.sleep(0.6)
-    assert_export_error(fetch(voucherify, url), 401, "unauthorized")  # expired
-    fresh = get(voucherify, export["id"])["result"]["url"]
-    assert fresh != url and download(voucherify, fresh)
-
-
-def test_downloads_are_counted_and_charged_to_the_app_budget(
-    voucherify, voucherify_admin, sandbox, configure
-):
-    configure(**FAST)
-    export, _ = finish(voucherify, create(voucherify, {"exported_object": "customer"})["id"])
-    url = export["result"]["url"]
-    for _ in range(3):
-        download(voucherify, url)
-    stats = voucherify_admin.get("/_sandbox/stats").json()["download_host"]
-    assert stats["total"] == 3 and stats["by_status"] == {"200": 3}
-    configure(voucherify_requests_per_minute=2)
-    limited = [fetch(voucherify, url) for _ in range(3)]
-    assert [r.status_code for r in limited] == [200, 200, 429]
-    assert limited[1].headers["X-Rate-Limit-Remaining"] == "0"
-    assert_export_error(limited[2], 429, "too_many_requests")
-    assert int(limited[2].headers["Retry-After"]) >= 1
-    assert voucherify.get("/v1/customers").status_code == 429  # one budget for both hosts
-
-
-def test_export_faults_error_and_never_finish(voucherify, voucherify_admin, fast_exports):
-    voucherify_admin.put("/_sandbox/faults", json={"export_error": 1.0}).raise_for_status()
-    failed, seen = finish(voucherify, create(voucherify, {"exported_object": "customer"})["id"])
-    assert failed["status"] == "ERROR" and failed["result"] is None and "IN_PROGRESS" in seen
-    voucherify_admin.put("/_sandbox/faults", json={"export_stuck": 1.0}).raise_for_status()
-    stuck = create(voucherify, {"exported_object": "customer"})
-    time.sleep(0.5)
-    assert get(voucherify, stuck["id"])["status"] == "IN_PROGRESS"
-    injected = voucherify_admin.get("/_sandbox/stats").json()["faults_injected"]
-    assert injected["export_error"] == 1 and injected["export_stuck"] == 1
-
-
-def test_download_host_faults_are_set_on_its_own_admin_api(voucherify, sandbox, fast_exports):
-    export, _ = finish(voucherify, create(voucherify, {"exported_object": "customer"})["id"])
-    url = export["result"]["url"]
-    admin = sandbox.voucherify_download_url + "/_sandbox/faults"
-    requests.put(admin, json={"server_error": 1.0}, timeout=10).raise_for_status()
-    failed = fetch(voucherify, url)
-    assert failed.status_code in (500, 502, 503)
-    assert_export_schema("Error", failed.json(), ("voucherify-openapi.json",))
-    requests.put(admin, json={"truncated_body": 1.0}, timeout=10).raise_for_status()
-    with pytest.raises(requests.exceptions.RequestException):
-        fetch(voucherify, url)
-    requests.put(admin, json={}, timeout=10).raise_for_status()
-    assert download(voucherify, url)
