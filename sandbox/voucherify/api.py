@@ -31,7 +31,7 @@ def _json(content: Any, status: int = 200) -> JSONResponse:
 
 
 class VoucherifyApi(SandboxApi):
-    """Customers, activity, segments, async bulk jobs and legacy loyalties, as the spec has them."""
+    """Customers, activity, segments, async jobs, exports and legacy loyalties, as in the spec."""
 
     name = "voucherify"
 
