@@ -30,11 +30,14 @@ def main() -> None:
 @app.command()
 @with_settings_options
 def sandbox(
-    host: str = typer.Option("127.0.0.1", help="Address both servers listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address every server listens on."),
     voucherify_port: int = typer.Option(
         0, help="Port of the Voucherify simulator (0: a free one)."
     ),
     talon_one_port: int = typer.Option(0, help="Port of the Talon.One simulator (0: a free one)."),
+    voucherify_download_port: int = typer.Option(
+        0, help="Port of the Voucherify export download host (0: a free one)."
+    ),
     **settings: Any,
 ) -> None:
     """Serve local simulators of Voucherify and Talon.One until interrupted.
@@ -48,9 +51,16 @@ def sandbox(
         chosen = SandboxSettings(**settings)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    server = Sandbox(chosen, host, voucherify_port, talon_one_port)
+    server = Sandbox(
+        chosen,
+        host,
+        voucherify_port,
+        talon_one_port,
+        voucherify_download_port=voucherify_download_port,
+    )
     typer.echo(f"VOUCHERIFY_BASE_URL={server.voucherify_url}")
     typer.echo(f"TALON_ONE_BASE_URL={server.talon_one_url}")
+    typer.echo(f"VOUCHERIFY_DOWNLOAD_URL={server.voucherify_download_url}")
     ready = f"sandbox ready: {chosen.customers} customers, seed {chosen.seed}; Ctrl-C stops it"
     typer.echo(ready, err=True)
     server.run_forever()

@@ -94,7 +94,7 @@ class SandboxApi(ABC):
         """Rebuild the dataset from the settings (seed, customers) and clear rate-limit windows."""
 
     def extra_stats(self) -> dict[str, Any]:
-        """What this API adds to `GET /_sandbox/stats` (Voucherify: its quota)."""
+        """What this API adds to `GET /_sandbox/stats` (Voucherify: quota, download host)."""
         return {}
 
     def reset(self) -> None:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 FAULT_KINDS = ("server_error", "rate_limited", "dropped_connection", "truncated_body")
+EXPORT_FATES = ("export_error", "export_stuck")  # per Voucherify export, not per request
 
 
 @dataclass
@@ -19,6 +20,8 @@ class FaultConfig:
     truncated_body: float = 0.0  # headers promise the full body; half of it arrives
     latency_ms: float = 0.0  # added before every API response
     retry_after_seconds: int = 1  # what an injected 429 asks the client to wait
+    export_error: float = 0.0  # a new Voucherify export ends ERROR instead of DONE
+    export_stuck: float = 0.0  # a new Voucherify export stays IN_PROGRESS for ever
 
     @classmethod
     def from_json(cls, payload: Any) -> FaultConfig:
@@ -36,6 +39,12 @@ class FaultConfig:
                 raise ValueError(f"fault rate {kind!r} must be a number between 0 and 1")
         if sum(getattr(config, kind) for kind in FAULT_KINDS) > 1:
             raise ValueError("fault rates must add up to at most 1")
+        for fate in EXPORT_FATES:
+            rate = getattr(config, fate)
+            if not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise ValueError(f"fault rate {fate!r} must be a number between 0 and 1")
+        if config.export_error + config.export_stuck > 1:
+            raise ValueError("export_error and export_stuck must add up to at most 1")
         if config.latency_ms < 0 or config.retry_after_seconds < 0:
             raise ValueError("latency_ms and retry_after_seconds must not be negative")
         return config
@@ -51,7 +60,8 @@ class FaultInjector:
     def __init__(self, seed: int) -> None:
         self.config = FaultConfig()
         self._random = random.Random(seed)
-        self.injected: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+        self._exports = random.Random(f"exports-{seed}")  # leaves the request draws unchanged
+        self.injected: dict[str, int] = dict.fromkeys((*FAULT_KINDS, *EXPORT_FATES), 0)
 
     def configure(self, config: FaultConfig) -> None:
         """Replace the fault rates."""
@@ -65,6 +75,17 @@ class FaultInjector:
             if roll < rate:
                 self.injected[kind] += 1
                 return kind
+            roll -= rate
+        return None
+
+    def export_fate(self) -> str | None:
+        """How a new export ends: "export_error", "export_stuck", or None (it succeeds)."""
+        roll = self._exports.random()
+        for fate in EXPORT_FATES:
+            rate = getattr(self.config, fate)
+            if roll < rate:
+                self.injected[fate] += 1
+                return fate
             roll -= rate
         return None
 

@@ -65,7 +65,7 @@ def _url(host: str, sock: socket.socket) -> str:
 
 
 class Sandbox:
-    """Both simulators on their own sockets, served by one asyncio loop."""
+    """Both simulators, and Voucherify's download host, on their own sockets, one asyncio loop."""
 
     def __init__(
         self,
@@ -74,11 +74,20 @@ class Sandbox:
         voucherify_port: int = 0,
         talon_one_port: int = 0,
         log_level: str = "warning",
+        voucherify_download_port: int = 0,
     ) -> None:
         self.settings = settings or SandboxSettings()
         self.voucherify, self.talon_one = build_apis(self.settings)
-        self._sockets = [_bind(host, voucherify_port), _bind(host, talon_one_port)]
-        self.voucherify_url, self.talon_one_url = (_url(host, s) for s in self._sockets)
+        self._sockets = [
+            _bind(host, voucherify_port),
+            _bind(host, talon_one_port),
+            _bind(host, voucherify_download_port),
+        ]
+        self.voucherify_url, self.talon_one_url, self.voucherify_download_url = (
+            _url(host, s) for s in self._sockets
+        )
+        download = self.voucherify.download
+        download.base_url = self.voucherify_download_url
         self._servers = [
             _QuietServer(
                 uvicorn.Config(
@@ -90,12 +99,12 @@ class Sandbox:
                     timeout_keep_alive=30,
                 )
             )
-            for api in (self.voucherify, self.talon_one)
+            for api in (self.voucherify, self.talon_one, download)
         ]
         self._thread: threading.Thread | None = None
 
     async def serve(self) -> None:
-        """Serve until `stop()` (or a signal handler) asks both servers to exit."""
+        """Serve until `stop()` (or a signal handler) asks every server to exit."""
         await asyncio.gather(
             *(
                 server.serve(sockets=[sock])
@@ -104,7 +113,7 @@ class Sandbox:
         )
 
     def stop(self) -> None:
-        """Ask both servers to finish in-flight requests and exit."""
+        """Ask every server to finish in-flight requests and exit."""
         for server in self._servers:
             server.should_exit = True
         if self._thread is not None:
@@ -112,7 +121,7 @@ class Sandbox:
             self._thread = None
 
     def start_in_thread(self) -> Sandbox:
-        """Serve from a daemon thread; return once both servers accept connections."""
+        """Serve from a daemon thread; return once every server accepts connections."""
         self._thread = threading.Thread(target=asyncio.run, args=(self.serve(),), daemon=True)
         self._thread.start()
         for _ in range(500):
@@ -140,7 +149,7 @@ class Sandbox:
 
 
 def spawn(*options: str, quiet: bool = False) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """Run `promosync sandbox OPTIONS` in its own process; return it and its two base URLs.
+    """Run `promosync sandbox OPTIONS` in its own process; return it and its three base URLs.
 
     For the demo, `make ui` and the benchmarks, which need the sandbox on its own core.
     """
@@ -151,7 +160,7 @@ def spawn(*options: str, quiet: bool = False) -> tuple[subprocess.Popen[str], di
         text=True,
     )
     assert process.stdout is not None
-    lines = [process.stdout.readline().strip() for _ in range(2)]
+    lines = [process.stdout.readline().strip() for _ in range(3)]
     if not all("=" in line for line in lines):
         process.kill()
         raise RuntimeError(f"the sandbox did not start: {lines}")

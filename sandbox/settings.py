@@ -1,4 +1,4 @@
-"""Settings of a sandbox run: dataset, credentials, rate limits and quotas, timing and readings."""
+"""Settings of a sandbox run: dataset, credentials, limits and quotas, exports, timing, readings."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from promosync.sandbox.readings import TALON_ONE, VOUCHERIFY, Readings
 DATA = "Data"
 CREDENTIALS = "Credentials"
 LIMITS = "Rate limits and quotas"
-PANELS = (DATA, CREDENTIALS, LIMITS, VOUCHERIFY, TALON_ONE)  # the order `--help` shows them in
+EXPORTS = "Exports and activity"
+PANELS = (
+    DATA,
+    CREDENTIALS,
+    LIMITS,
+    EXPORTS,
+    VOUCHERIFY,
+    TALON_ONE,
+)  # the order `--help` shows them in
 PLANS = ("custom", "business", "organization", "sandbox", "unlimited")
 THIRTY_DAYS = 30 * 86_400.0
 
@@ -87,6 +95,42 @@ class SandboxSettings(Readings):
     async_action_seconds: float = setting(
         1.0, "Seconds a Voucherify async action takes to finish.", DATA, minimum=0
     )
+    voucherify_export_seconds: float = setting(
+        1.0, "Seconds a Voucherify export takes from SCHEDULED to DONE or ERROR (IN_PROGRESS from"
+        " a fifth of it).", EXPORTS, minimum=0,
+    )  # fmt: skip
+    voucherify_export_rows_per_file: int = setting(
+        100_000, "Rows per Voucherify export file; a larger result is split (0: never).", EXPORTS,
+        minimum=0,
+    )  # fmt: skip
+    voucherify_export_token_seconds: float = setting(
+        600.0, "Seconds an export download token stays valid.", EXPORTS, minimum=0
+    )
+    voucherify_export_headers: str = setting(
+        "titles", "Export CSV header row: column titles (Source ID) or field names (source_id).",
+        EXPORTS, choices=("titles", "fields"),
+    )  # fmt: skip
+    voucherify_export_metadata: str = setting(
+        "schema_columns", "Export `metadata` field: one column per metadata key, or one JSON"
+        " Metadata column.", EXPORTS, choices=("schema_columns", "json"),
+    )  # fmt: skip
+    voucherify_export_bounds: str = setting(
+        "exclusive", "Export filters' $after / $before: a row stamped exactly then is left out"
+        " (exclusive) or included.", EXPORTS, choices=("exclusive", "inclusive"),
+    )  # fmt: skip
+    voucherify_activity_touches_updated_at: str = setting(
+        "changed_fields", "Which logged activity moves a customer's updated_at: the activity that"
+        " changed a customer field, none, or all.", EXPORTS,
+        choices=("changed_fields", "never", "always"),
+    )  # fmt: skip
+    voucherify_segment_move_touches_updated_at: str = setting(
+        "no", "Whether a customer's move into or out of a segment moves its updated_at.", EXPORTS,
+        choices=("no", "yes"),
+    )  # fmt: skip
+    voucherify_activity_per_minute: float = setting(
+        0.0, "Voucherify activity generated in the background per minute (0: none).", EXPORTS,
+        minimum=0,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         self._launch = self._checked(asdict(self))

@@ -1,1 +1,1 @@
-"""The Voucherify simulator: customers, activity, segments, async bulk jobs and legacy loyalties."""
+"""The Voucherify simulator: customers, activity, segments, async jobs, exports and loyalties."""

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from promosync.sandbox.voucherify import params
 from promosync.sandbox.voucherify.data import END_US, derived_id, hex_id
 from promosync.sandbox.voucherify.instants import iso
+from promosync.sandbox.voucherify.segments import ENTERED, LEFT, Memberships, history_plan
 
 # (type, category, kind of campaign it concerns: None, "LOYALTY" or "OTHER")
 KINDS = [
@@ -28,6 +29,13 @@ KINDS = [
     ("customer.loyalty.tier.upgraded", "EFFECT", "LOYALTY"),
 ]
 OTHER_CAMPAIGN_TYPES = ("PROMOTION", "DISCOUNT_COUPONS", "GIFT_VOUCHERS", "REFERRAL_PROGRAM")
+# Kinds that change no field of the customer and no membership (docs/SANDBOX.md): what an
+# activity added without a type is drawn from.
+NEUTRAL_TYPES = (
+    "customer.custom_event", "customer.order.created", "customer.validation.succeeded",
+    "customer.email.sent", "customer.publication.succeeded", "customer.loyalty.tier.upgraded",
+)  # fmt: skip
+NEUTRAL = [kind for kind in KINDS if kind[0] in NEUTRAL_TYPES]
 
 
 class Activity(NamedTuple):
@@ -56,8 +64,11 @@ def activity_count(rng: random.Random) -> int:
 class ActivityLog:
     """Every customer's activity, generated on first access."""
 
-    def __init__(self, seed: int, loyalty_campaigns: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, seed: int, loyalty_campaigns: list[tuple[str, str]], memberships: Memberships
+    ) -> None:
         self.seed = seed
+        self.memberships = memberships
         self.campaigns = [(cid, name, "LOYALTY_PROGRAM") for cid, name in loyalty_campaigns]
         self.campaigns += [
             (derived_id("camp_", seed, kind), kind.replace("_", " ").title(), kind)
@@ -65,6 +76,7 @@ class ActivityLog:
         ]
         self._cache: dict[str, list[Activity]] = {}
         self._issued: dict[str, int] = {}
+        self.latest: Activity | None = None  # the event `record` appended last
 
     def generated(self, customer: Mapping[str, Any], created_us: int) -> list[Activity]:
         """The customer's generated history, oldest first (not cached)."""
@@ -75,7 +87,33 @@ class ActivityLog:
             at = created_us if n == 0 else rng.randrange(created_us, END_US, 1000)
             kind = ("customer.created", "ACTION", None) if n == 0 else rng.choice(KINDS)
             events.append(self._event(customer, n, at, kind, rng))
-        return sorted(events)
+        return self._with_segment_history(customer, created_us, events)
+
+    def _with_segment_history(
+        self, customer: Mapping[str, Any], created_us: int, events: list[Activity]
+    ) -> list[Activity]:
+        """The history with its segment events naming segments so that they end in the
+        customer's generated membership (entries added where the history has too few)."""
+        rng = random.Random(f"segment-history-{self.seed}-{customer['id']}")
+        target = self.memberships.generated(customer["id"])
+        slots = [e for e in events if e.body["type"] in (ENTERED, LEFT)]
+        for n in range(len(events), len(events) + len(target) - len(slots)):
+            at = rng.randrange(created_us, END_US, 1000)
+            events.append(self._event(customer, n, at, (ENTERED, "EFFECT", None), rng))
+        events.sort()
+        places = [i for i, e in enumerate(events) if e.body["type"] in (ENTERED, LEFT)]
+        catalogue = self.memberships.catalogue
+        for place, move in zip(
+            places, history_plan(len(places), target, catalogue, rng), strict=True
+        ):
+            event = events[place]
+            body = {**event.body, "data": {**event.body["data"]}}
+            if move is None:  # an odd place left over: a message instead of a move
+                body["type"] = "customer.email.sent"
+            else:
+                body["type"], body["data"]["segment"] = move
+            events[place] = event._replace(body=body)
+        return events
 
     def of(self, customer: Mapping[str, Any], created_us: int) -> list[Activity]:
         """The customer's activity, oldest first, cached."""
@@ -98,18 +136,25 @@ class ActivityLog:
             yield from cached if cached is not None else self.generated(customer, created_us)
 
     def record(
-        self, customer: Mapping[str, Any], created_us: int, at: int, event_type: str | None = None
+        self,
+        customer: Mapping[str, Any],
+        created_us: int,
+        at: int,
+        event_type: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> Activity:
-        """Append one event at `at` (a random kind unless `event_type` is given)."""
+        """Append one event at `at`: a field-neutral kind at random unless `event_type` is given;
+        `details` replace parts of its `data` (e.g. the segment entered)."""
         events = self.of(customer, created_us)
         rng = random.Random(f"activity-{self.seed}-{customer['id']}-{self._issued[customer['id']]}")
         kind = next((k for k in KINDS if k[0] == event_type), None) if event_type else None
         if kind is None:
-            kind = (event_type, "ACTION", None) if event_type else rng.choice(KINDS)
-        event = self._event(customer, self._issued[customer["id"]], at, kind, rng)
+            kind = (event_type, "ACTION", None) if event_type else rng.choice(NEUTRAL)
+        event = self._event(customer, self._issued[customer["id"]], at, kind, rng, details)
         self._issued[customer["id"]] += 1
         events.append(event)
         events.sort()
+        self.latest = event
         return event
 
     def forget(self, customer_id: str) -> None:
@@ -118,7 +163,13 @@ class ActivityLog:
         self._issued.pop(customer_id, None)
 
     def _event(
-        self, customer: Mapping[str, Any], n: int, at: int, kind: tuple, rng: random.Random
+        self,
+        customer: Mapping[str, Any],
+        n: int,
+        at: int,
+        kind: tuple,
+        rng: random.Random,
+        details: dict[str, Any] | None = None,
     ) -> Activity:
         event_type, category, campaign_kind = kind
         # The spec nests a oneOf of 73 open event schemas under `data.data`, which no payload
@@ -150,6 +201,10 @@ class ActivityLog:
                 "type": rng.choice(["app_opened", "newsletter_signup", "zakup_offline"])
             }
             data["metadata"] = {"screen": rng.choice(["home", "cart", None])}
+        if details:
+            data.update(details)
+            if "campaign" in details:
+                campaign_id, campaign_type = details["campaign"]["id"], details["campaign"]["type"]
         body = {
             "id": "evcus_" + hex_id(customer["id"], n),
             "type": event_type,

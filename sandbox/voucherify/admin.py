@@ -7,8 +7,13 @@
 - `update_customers`: N (N random customers get a random `metadata.sandbox_revision`) or a list of
   `{"id" or "source_id": ..., <CustomerBase fields>}`.
 - `delete_customers`: N random customers, or a list of ids / source_ids.
-- `add_activities`: `{"customers": N | [ids or source_ids], "per_customer": n}`.
-- `add_loyalty_transactions`: N, or `{"count": N, "campaign_id": optional id or name}`.
+- `add_activities`: `{"customers": N | [ids or source_ids], "per_customer": n, "type": T}`; with
+  no `type`, kinds that change no customer field; a `type` from `effects.TYPES` (or `"any"`)
+  logs that kind with every effect it has on the customer (docs/SANDBOX.md).
+- `add_loyalty_transactions`: N, or `{"count": N, "campaign_id": optional id or name}`; each
+  also logs its activity and updates the member's loyalty fields.
+- `move_segments`: N random moves, or `[{"customer": id or source_id, "enter": [segment ids or
+  names], "leave": [...]}]`; each move logs `customer.segment.entered` / `.left`.
 - `tie_storm`: `{"count": N, "updated_at": optional ISO instant, default now}`: N customers get
   that one identical `updated_at`, as a bulk import does.
 
@@ -20,8 +25,9 @@ action applied: `{async_action_id, type, source_id}`, so a test can prove no row
 
 Every change is stamped with the real clock (except `tie_storm` given an instant). The answer
 names what changed: `{"created": [ids], "updated": [ids], "deleted": [ids], "activities":
-[{"customer_id", "id"}], "loyalty_transactions": [ids], "tie_storm": {"updated_at", "customers"}}`
-(only the keys that were asked for).
+[{"customer_id", "id", "type"}], "loyalty_transactions": [ids], "segment_moves": [{"customer_id",
+"segment_id", "type", "activity_id"}], "tie_storm": {"updated_at", "customers"}}` (only the keys
+that were asked for).
 """
 
 from __future__ import annotations
@@ -30,10 +36,17 @@ from typing import Any
 
 from promosync.sandbox.asgi import AdminError
 from promosync.sandbox.people import FIRST_NAMES, LAST_NAMES
+from promosync.sandbox.settings import SandboxSettings
+from promosync.sandbox.voucherify.admin_activity import (
+    add_activities,
+    add_loyalty_transactions,
+    count,
+    move_segments,
+    pick,
+)
 from promosync.sandbox.voucherify.async_actions import AsyncActions
 from promosync.sandbox.voucherify.data import metadata
 from promosync.sandbox.voucherify.instants import iso, parse_instant
-from promosync.sandbox.voucherify.params import ApiError
 from promosync.sandbox.voucherify.state import VoucherifyState, invalid_field
 
 STEPS = (
@@ -42,30 +55,9 @@ STEPS = (
     "delete_customers",
     "add_activities",
     "add_loyalty_transactions",
+    "move_segments",
     "tie_storm",
 )
-
-
-def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise AdminError(f"{name} must be a non-negative integer")
-    return value
-
-
-def _pick(state: VoucherifyState, value: Any, name: str) -> list[dict[str, Any]]:
-    """Customers named by a count (random ones) or a list of ids / source_ids."""
-    if isinstance(value, list):
-        found = []
-        for key in value:
-            customer = state.store.resolve(key) if isinstance(key, str) else None
-            if customer is None:
-                raise AdminError(f"{name}: no customer with id or source_id {key!r}")
-            found.append(customer)
-        return found
-    count = _count(value, name)
-    if count > len(state.store):
-        raise AdminError(f"{name}: only {len(state.store)} customers exist")
-    return [state.store.by_id[i] for i in state.random.sample(sorted(state.store.by_id), count)]
 
 
 def _fields(item: Any, name: str) -> dict[str, Any]:
@@ -86,7 +78,7 @@ def _create(state: VoucherifyState, value: Any, now: int) -> list[str]:
                     raise AdminError(f"create_customers: {key} {item[key]!r} already exists")
     else:
         items = []
-        for _ in range(_count(value, "create_customers")):
+        for _ in range(count(value, "create_customers")):
             rng, n = state.random, len(state.store) + len(items)
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             source_id = f"src_{state.seed}_new_{n:07d}_{rng.randrange(10**6):06d}"
@@ -115,50 +107,9 @@ def _update(state: VoucherifyState, value: Any, now: int) -> list[str]:
     else:
         changes = [
             (c, {"metadata": {"sandbox_revision": state.random.randrange(10**9)}})
-            for c in _pick(state, value, "update_customers")
+            for c in pick(state, value, "update_customers")
         ]
     return [state.update(customer, fields, now)["id"] for customer, fields in changes]
-
-
-def _activities(state: VoucherifyState, value: Any, now: int) -> list[dict[str, str]]:
-    if not isinstance(value, dict) or "customers" not in value:
-        raise AdminError('add_activities must be {"customers": N | [ids], "per_customer": n}')
-    per_customer = _count(value.get("per_customer", 1), "add_activities.per_customer")
-    added = []
-    for customer in _pick(state, value["customers"], "add_activities.customers"):
-        created_us = state.store.keys(customer["id"])[0]
-        for _ in range(per_customer):
-            event = state.activities.record(customer, created_us, now)
-            added.append({"customer_id": customer["id"], "id": event.id})
-    return added
-
-
-def _transactions(state: VoucherifyState, value: Any, now: int) -> list[str]:
-    spec = value if isinstance(value, dict) else {"count": value}
-    count = _count(spec.get("count"), "add_loyalty_transactions.count")
-    cards = list(state.loyalty.cards.values())
-    if spec.get("campaign_id") is not None:
-        try:
-            campaign = state.loyalty.campaign(str(spec["campaign_id"]))
-        except ApiError:
-            raise AdminError(
-                f"add_loyalty_transactions: unknown campaign {spec['campaign_id']!r}"
-            ) from None
-        cards = [card for card in cards if card.campaign_id == campaign["id"]]
-    if not cards and count:
-        raise AdminError("add_loyalty_transactions: no loyalty card to post to")
-    posted = []
-    for _ in range(count):
-        card = state.random.choice(cards)
-        if card.balance > 0 and state.random.random() < 0.3:
-            tx = state.loyalty.add(
-                card, "POINTS_REDEMPTION", -state.random.randint(1, card.balance), now
-            )
-        else:
-            tx = state.loyalty.add(card, "POINTS_ADDITION", state.random.choice((10, 50, 100)), now)
-        state.refresh_loyalty(card.customer_id, now)
-        posted.append(tx.id)
-    return posted
 
 
 def _tie_storm(state: VoucherifyState, value: Any, now: int) -> dict[str, Any]:
@@ -170,12 +121,14 @@ def _tie_storm(state: VoucherifyState, value: Any, now: int) -> dict[str, Any]:
             at = parse_instant(str(value["updated_at"])) // 1000 * 1000
         except ValueError:
             raise AdminError("tie_storm.updated_at must be an ISO 8601 instant") from None
-    picked = _pick(state, _count(value.get("count"), "tie_storm.count"), "tie_storm.count")
+    picked = pick(state, count(value.get("count"), "tie_storm.count"), "tie_storm.count")
     ids = [state.update(c, {"metadata": {"tie_storm": iso(at)}}, at)["id"] for c in picked]
     return {"updated_at": iso(at), "customers": ids}
 
 
-def mutate(state: VoucherifyState, payload: dict[str, Any], now: int) -> dict[str, Any]:
+def mutate(
+    state: VoucherifyState, payload: dict[str, Any], now: int, settings: SandboxSettings
+) -> dict[str, Any]:
     """Apply the payload's steps in order; AdminError for bad input."""
     unknown = set(payload) - set(STEPS)
     if unknown:
@@ -188,12 +141,15 @@ def mutate(state: VoucherifyState, payload: dict[str, Any], now: int) -> dict[st
     if "delete_customers" in payload:
         out["deleted"] = [
             state.delete(c["id"])["id"]
-            for c in _pick(state, payload["delete_customers"], "delete_customers")
+            for c in pick(state, payload["delete_customers"], "delete_customers")
         ]
     if "add_activities" in payload:
-        out["activities"] = _activities(state, payload["add_activities"], now)
+        out["activities"] = add_activities(state, settings, payload["add_activities"], now)
     if "add_loyalty_transactions" in payload:
-        out["loyalty_transactions"] = _transactions(state, payload["add_loyalty_transactions"], now)
+        value = payload["add_loyalty_transactions"]
+        out["loyalty_transactions"] = add_loyalty_transactions(state, settings, value, now)
+    if "move_segments" in payload:
+        out["segment_moves"] = move_segments(state, settings, payload["move_segments"], now)
     if "tie_storm" in payload:
         out["tie_storm"] = _tie_storm(state, payload["tie_storm"], now)
     return out

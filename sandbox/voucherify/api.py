@@ -11,6 +11,10 @@ from promosync.sandbox.limits import Verdict
 from promosync.sandbox.settings import SandboxSettings
 from promosync.sandbox.voucherify import admin, bodies, customers
 from promosync.sandbox.voucherify.async_actions import AsyncActions
+from promosync.sandbox.voucherify.download import DownloadHost
+from promosync.sandbox.voucherify.export_api import ExportEndpoints
+from promosync.sandbox.voucherify.exports import Exports
+from promosync.sandbox.voucherify.generator import ActivityGenerator
 from promosync.sandbox.voucherify.instants import now_us
 from promosync.sandbox.voucherify.params import ApiError
 from promosync.sandbox.voucherify.quota import REFUSALS, VoucherifyQuota, rate_headers
@@ -31,20 +35,28 @@ def _json(content: Any, status: int = 200) -> JSONResponse:
 
 
 class VoucherifyApi(SandboxApi):
-    """Customers, activity, segments, async bulk jobs and legacy loyalties, as the spec has them."""
+    """Customers, activity, segments, async jobs, exports and legacy loyalties, as in the spec."""
 
     name = "voucherify"
 
     def __init__(self, settings: SandboxSettings) -> None:
         super().__init__(settings)
         self.quota = VoucherifyQuota(settings, time.time())
+        self.download = DownloadHost(self)
         self.regenerate()
 
     def regenerate(self) -> None:
-        """Rebuild the dataset from the seed and forget rate-limit windows and jobs."""
+        """Rebuild the dataset from the seed and forget rate-limit windows, jobs and exports."""
         self.state = VoucherifyState(self.settings.seed, self.settings.customers)
         self.jobs = AsyncActions()
+        self.exports = Exports(self.settings.seed)
+        self.generator = ActivityGenerator(self.settings.seed)
         self.quota.clear(time.time())
+
+    def reset(self) -> None:
+        """Fresh data, no faults, no statistics, here and on the download host."""
+        super().reset()
+        self.download.reset()
 
     def error_response(
         self,
@@ -70,23 +82,33 @@ class VoucherifyApi(SandboxApi):
         return self.error_response(429, "too_many_requests", message, rate_headers(verdict))
 
     def extra_stats(self) -> dict[str, Any]:
-        """The quota: limits in force, each cycle's spend and refusals."""
-        return {"quota": self.quota.public([self.settings.voucherify_app_id], time.time())}
+        """The quota (limits, each cycle's spend and refusals) and the download host's requests."""
+        quota = self.quota.public([self.settings.voucherify_app_id], time.time())
+        download = {
+            **self.download.stats.public(),
+            "faults_injected": self.download.faults.injected,
+        }
+        return {"quota": quota, "download_host": download}
 
     def _settle(self) -> int:
         now = now_us()
         self.jobs.settle(self.state, now, self.settings.voucherify_all_rows_failed)
+        self.exports.settle(self.state, now, self.settings)
+        self.generator.settle(self.state, self.settings, now)
         return now
 
     def truth(self, collection: str) -> list[dict[str, Any]]:
         """Ground truth of one collection (see `sandbox.voucherify.admin`)."""
-        return admin.truth(self.state, self.jobs, collection, self._settle())
+        now = self._settle()
+        if collection == "exports":
+            return ExportEndpoints(self).truth(now)
+        return admin.truth(self.state, self.jobs, collection, now)
 
     def mutate(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Apply admin mutations (see `sandbox.voucherify.admin`)."""
         if not isinstance(payload, dict):
             raise AdminError("mutate takes a JSON object")
-        return admin.mutate(self.state, payload, self._settle())
+        return admin.mutate(self.state, payload, self._settle(), self.settings)
 
     def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Settle due jobs, authenticate, then charge the quota, around one endpoint."""
@@ -215,7 +237,7 @@ class VoucherifyApi(SandboxApi):
         return self.settings.voucherify_loyalty_transactions_default_order
 
     def routes(self) -> list[BaseRoute]:
-        """Every simulated endpoint, guarded by auth and the rate budget."""
+        """Every simulated endpoint, guarded by auth and the quota."""
         table = [
             ("/v1/customers", "GET", self.list_customers),
             ("/v1/customers", "POST", self.create_customer),
@@ -238,6 +260,7 @@ class VoucherifyApi(SandboxApi):
                 "GET",
                 self.member_transactions,
             ),
+            *ExportEndpoints(self).routes(),
         ]
         return [
             Route(path, self.guarded(handler), methods=[method]) for path, method, handler in table

@@ -57,12 +57,14 @@ class LoyaltyBook:
         start = max(
             parse_instant(customer["created_at"][:-1]), parse_instant(campaign["created_at"][:-1])
         )
+        redeemed = 0
         for at, kind, points in plan_transactions(rng, start, rng.choice((0, 1, 2, 3, 5, 8, 12))):
             self._post(card, kind, points, at)
+            redeemed -= points if kind == "POINTS_REDEMPTION" else 0
         customer["loyalty"] = self.loyalty_of(customer["id"], customer["loyalty"])
-        customer["summary"]["redemptions"]["loyalty_card"]["points_to_go"] = customer["loyalty"][
-            "points"
-        ]
+        summary = customer["summary"]["redemptions"]["loyalty_card"]
+        summary["points_to_go"] = customer["loyalty"]["points"]
+        summary["redeemed_points"] += redeemed
 
     def _post(self, card: Card, kind: str, points: int, at: int) -> Transaction:
         self._sequence += 1

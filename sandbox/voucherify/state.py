@@ -8,15 +8,10 @@ from datetime import date
 from typing import Any
 
 from promosync.sandbox.voucherify.activities import ActivityLog
-from promosync.sandbox.voucherify.data import (
-    assets,
-    derived_id,
-    generate_customers,
-    segments_catalogue,
-    segments_of,
-)
+from promosync.sandbox.voucherify.data import assets, derived_id, generate_customers
 from promosync.sandbox.voucherify.instants import iso
 from promosync.sandbox.voucherify.loyalties import LoyaltyBook
+from promosync.sandbox.voucherify.segments import Memberships
 from promosync.sandbox.voucherify.store import CustomerStore
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -54,14 +49,15 @@ class VoucherifyState:
         customers = generate_customers(seed, count)
         self.loyalty = LoyaltyBook(seed, customers)
         self.store = CustomerStore(customers)
-        self.activities = ActivityLog(seed, [(c["id"], c["name"]) for c in self.loyalty.campaigns])
-        self.segments = segments_catalogue(seed)
+        self.memberships = Memberships(seed)
+        campaigns = [(c["id"], c["name"]) for c in self.loyalty.campaigns]
+        self.activities = ActivityLog(seed, campaigns, self.memberships)
         self.random = random.Random(f"mutations-{seed}")
         self._created = 0
 
     def segments_of(self, customer_id: str) -> list[dict[str, Any]]:
         """The segments a customer is in."""
-        return segments_of(self.seed, customer_id, self.segments)
+        return self.memberships.of(customer_id)
 
     def events_of(self, customer: dict[str, Any]) -> list:
         """The customer's activity, generated on first access."""
@@ -86,6 +82,7 @@ class VoucherifyState:
         customer["assets"] = assets(customer["id"])
         _apply(customer, fields)
         self.store.put(customer)
+        self.memberships.start_empty(customer["id"])
         self.activities.begin(customer, at)
         return customer
 
@@ -107,25 +104,34 @@ class VoucherifyState:
         return self.update(existing, fields, at), True
 
     def delete(self, customer_id: str) -> dict[str, Any]:
-        """Remove a customer and their activity."""
+        """Remove a customer, their activity and their segment memberships."""
         self.activities.forget(customer_id)
+        self.memberships.forget(customer_id)
         return self.store.remove(customer_id)
 
-    def refresh_loyalty(self, customer_id: str, at: int) -> None:
-        """Recompute a member's loyalty summary after a point movement."""
+    def amend(self, customer_id: str, changes: dict[str, Any], touch_at: int | None) -> None:
+        """Replace parts of a customer as logged activity does; updated_at moves to `touch_at`
+        when given (whether it does is a reading of the spec, see `effects`)."""
+        changed = {**self.store.by_id[customer_id], **changes}
+        if touch_at is not None:
+            changed["updated_at"] = iso(touch_at)
+        self.store.put(changed)
+
+    def refresh_loyalty(self, customer_id: str, touch_at: int | None, redeemed: int = 0) -> None:
+        """Recompute a member's loyalty summary after a point movement (`redeemed` points spent)."""
         customer = self.store.by_id.get(customer_id)
         if customer is None:
             return
         loyalty = self.loyalty.loyalty_of(customer_id, customer["loyalty"])
-        summary = {**customer["summary"]}
-        summary["redemptions"] = {
-            **summary["redemptions"],
-            "loyalty_card": {
-                **summary["redemptions"]["loyalty_card"],
-                "points_to_go": loyalty["points"],
-            },
+        card = customer["summary"]["redemptions"]["loyalty_card"]
+        card = {
+            **card,
+            "points_to_go": loyalty["points"],
+            "redeemed_points": (card.get("redeemed_points") or 0) + redeemed,
         }
-        self.store.put({**customer, "loyalty": loyalty, "summary": summary, "updated_at": iso(at)})
+        redemptions = {**customer["summary"]["redemptions"], "loyalty_card": card}
+        summary = {**customer["summary"], "redemptions": redemptions}
+        self.amend(customer_id, {"loyalty": loyalty, "summary": summary}, touch_at)
 
 
 def _is_date(value: object) -> bool:
