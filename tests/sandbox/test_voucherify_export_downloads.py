@@ -71,6 +71,39 @@ def test_downloads_are_counted_and_charged_to_the_app_quota(
     assert voucherify.get("/v1/customers").status_code == 429  # one quota for both hosts
 
 
+def test_downloads_spend_the_billing_cycle_quota_as_api_calls_do(
+    voucherify, voucherify_admin, configure
+):
+    configure(**FAST)
+    export, _ = finish(voucherify, create(voucherify, {"exported_object": "customer"})["id"])
+    url = export["result"]["url"]
+
+    def cycle():
+        quota = voucherify_admin.get("/_sandbox/stats").json()["quota"]
+        return quota["by_app_id"]["sandbox-app-id"]["cycle"]
+
+    spent = cycle()["count"]
+    configure(voucherify_requests_per_cycle=spent + 2)
+    assert download(voucherify, url)
+    assert voucherify.get("/v1/loyalties").status_code == 200  # the last call of the cycle
+    refused = fetch(voucherify, url)
+    assert_export_error(refused, 429, "too_many_requests")
+    api_refused = voucherify.get("/v1/customers")
+    assert_export_error(api_refused, 429, "too_many_requests")
+    assert refused.json()["message"] == api_refused.json()["message"]
+    names = (
+        "X-Rate-Limit-Type",
+        "X-Rate-Limit-Limit",
+        "X-Rate-Limit-Remaining",
+        "X-Rate-Limit-Retry",
+    )
+    assert [refused.headers[n] for n in names] == [api_refused.headers[n] for n in names]
+    assert refused.headers["X-Rate-Limit-Type"] == "api_calls_cycle"
+    assert refused.headers["X-Rate-Limit-Limit"] == str(spent + 2)
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert cycle()["count"] == spent + 2 and cycle()["blocked"]["api_calls_cycle"] == 2
+
+
 def test_export_faults_error_and_never_finish(voucherify, voucherify_admin, fast_exports):
     voucherify_admin.put("/_sandbox/faults", json={"export_error": 1.0}).raise_for_status()
     failed, seen = finish(voucherify, create(voucherify, {"exported_object": "customer"})["id"])
@@ -96,3 +129,26 @@ def test_download_host_faults_are_set_on_its_own_admin_api(voucherify, sandbox, 
         fetch(voucherify, url)
     requests.put(admin, json={}, timeout=10).raise_for_status()
     assert download(voucherify, url)
+
+
+def test_reset_restores_the_export_settings_and_clears_exports_and_the_download_host(
+    voucherify, voucherify_admin, sandbox, configure
+):
+    launched = voucherify_admin.get("/_sandbox/config").json()
+    configure(
+        **FAST,
+        voucherify_export_headers="fields",
+        voucherify_segment_move_touches_updated_at="yes",
+        voucherify_activity_per_minute=30,
+    )
+    export, _ = finish(voucherify, create(voucherify, {"exported_object": "customer"})["id"])
+    url = export["result"]["url"]
+    assert download(voucherify, url).startswith("name,source_id")
+    faults = sandbox.voucherify_download_url + "/_sandbox/faults"
+    requests.put(faults, json={"server_error": 0.5}, timeout=10).raise_for_status()
+    voucherify_admin.post("/_sandbox/reset").raise_for_status()
+    assert voucherify_admin.get("/_sandbox/config").json() == launched
+    assert voucherify_admin.get("/_sandbox/truth/exports").json() == []
+    assert voucherify_admin.get("/_sandbox/stats").json()["download_host"]["total"] == 0
+    assert requests.get(faults, timeout=10).json()["server_error"] == 0
+    assert_export_error(fetch(voucherify, url), 401, "unauthorized")  # its export is gone
