@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -15,10 +14,38 @@ PLATFORM_JOBS = {"voucherify": "voucherify_pull", "talon_one": "talon_one_pull"}
 
 @dataclass(frozen=True)
 class StreamSummary:
-    """One asset's materialization, as the CLI's closing table shows it."""
+    """One asset's outcome, as the CLI's closing table shows it.
+
+    `status` is "ok", "failed", "stopped" (by a signal, `metadata` then holds what it committed)
+    or "not run" (a stream it depends on failed, or the run stopped first).
+    """
 
     stream: str
     metadata: dict[str, Any]
+    status: str = "ok"
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """Why a stream failed: the one line a person reads first, and the trace behind it."""
+
+    stream: str
+    message: str
+    trace: str
+
+
+@dataclass
+class PullOutcome:
+    """What one platform's pull did: every selected stream, the failures, a stop if any."""
+
+    platform: str
+    summaries: list[StreamSummary] = field(default_factory=list)
+    failures: list[StepFailure] = field(default_factory=list)
+    stopped_by: str | None = None  # SIGINT or SIGTERM
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.failures and self.stopped_by is None
 
 
 def run_config(
@@ -29,12 +56,13 @@ def run_config(
     if backfill:
         window["backfill_start"], window["backfill_end"] = backfill
     if platform == "voucherify":
-        fan_out = {"full_sweep": full_sweep or full_refresh}
+        fan_out = {"full_sweep": full_sweep, "full_refresh": full_refresh}
         return {
             "ops": {
                 "voucherify_customers": {"config": window},
                 "voucherify_customer_activities": {"config": fan_out},
                 "voucherify_customer_segments": {"config": fan_out},
+                "voucherify_loyalty_transactions": {"config": {"full_refresh": full_refresh}},
             }
         }
     if platform == "talon_one":
@@ -77,29 +105,78 @@ def resolve_only(only: str | None) -> dict[str, list[str] | None]:
     raise ValueError(f"unknown platform or stream {only!r}; choose one of: {choices}")
 
 
-def _failure_text(error: Any) -> str:
-    """A step's error as a user reads it: a `dg.Failure`'s description without its class path."""
-    message = error.message.strip()
-    if error.cls_name == "Failure":
+# Dagster's frames around a step's own error: the message worth reading is in their cause.
+_WRAPPERS = {
+    "DagsterExecutionStepExecutionError",
+    "RetryRequested",
+    "DagsterUserCodeExecutionError",
+}
+
+
+def failure_text(error: Any) -> str:
+    """A step's error as a person reads it: the real cause's one line, not Dagster's wrappers
+    ("Exceeded max_retries of 2", "Error occurred while executing op …") nor a class path."""
+    chain = [error]
+    while chain[-1].cause is not None:
+        chain.append(chain[-1].cause)
+    wrapped = [e for e in chain if e.cls_name not in _WRAPPERS and "max_retries" not in e.message]
+    cause = wrapped[0] if wrapped else chain[-1]
+    message = (cause.message.strip().splitlines() or [""])[0]
+    if cause.cls_name == "Failure" or message.startswith(f"{cause.cls_name}: "):
         message = message.split(": ", 1)[-1]
+    if cause.cls_name not in ("Failure", "StopRequested") and cause is not error:
+        message = f"unexpected {cause.cls_name}: {message}"
     return message
 
 
-def run_pull(
+def _outcome(platform: str, selected: list[str], result: dg.ExecuteInProcessResult) -> PullOutcome:
+    """Sort the run's events into a summary per selected stream and its failures."""
+    outcome = PullOutcome(platform)
+    done: dict[str, StreamSummary] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        stream = materialization.asset_key.to_user_string()
+        done[stream] = StreamSummary(stream, metadata)
+    for event in result.all_events:
+        if not (event.is_step_failure and event.event_specific_data):
+            continue
+        stream, data = event.step_key, event.event_specific_data
+        partial = data.user_failure_data.metadata if data.user_failure_data else {}
+        metadata = {key: value.value for key, value in partial.items()}
+        if "stopped_by" in metadata:
+            outcome.stopped_by = outcome.stopped_by or str(metadata["stopped_by"])
+            if "inserted" in metadata:  # else it stopped before it began
+                done[stream] = StreamSummary(stream, metadata, "stopped")
+            continue
+        done[stream] = StreamSummary(stream, metadata, "failed")
+        outcome.failures.append(
+            StepFailure(stream, failure_text(data.error), data.error.to_string())
+        )
+    ran = [stream for stream in done if stream in selected]  # in the order they ended
+    rest = [StreamSummary(s, {}, "not run") for s in selected if s not in done]
+    outcome.summaries = [done[stream] for stream in ran] + rest
+    return outcome
+
+
+def execute_pull(
     platform: str,
     *,
     streams: list[str] | None = None,
     full_refresh: bool = False,
     backfill: tuple[str, str] | None = None,
     full_sweep: bool = False,
-    on_stream: Callable[[StreamSummary], None] | None = None,
-) -> list[StreamSummary]:
-    """Execute the platform's pull job once (or only `streams` of it); return their metadata."""
+    allow_ephemeral: bool = False,
+) -> PullOutcome:
+    """Execute the platform's pull job once (or only `streams` of it); what each stream did."""
     job = defs.resolve_job_def(PLATFORM_JOBS[platform])
     config = run_config(platform, full_refresh, backfill, full_sweep)
-    config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
     if streams:
         config["ops"] = {op: value for op, value in config["ops"].items() if op in streams}
+    if allow_ephemeral:
+        config["resources"] = {"warehouse": {"config": {"allow_ephemeral": True}}}
+    # The CLI shows each failure as one line (and the trace with --verbose), not Dagster's log.
+    config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     selection = [dg.AssetKey(name) for name in streams] if streams else None
     with instance() as run_instance:
         result = job.execute_in_process(
@@ -108,19 +185,14 @@ def run_pull(
             raise_on_error=False,
             asset_selection=selection,
         )
-    summaries = []
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        metadata = {key: value.value for key, value in materialization.metadata.items()}
-        summary = StreamSummary(materialization.asset_key.to_user_string(), metadata)
-        summaries.append(summary)
-        if on_stream:
-            on_stream(summary)
-    if not result.success:
-        failures = [
-            _failure_text(event.event_specific_data.error)
-            for event in result.all_events
-            if event.is_step_failure and event.event_specific_data
-        ]
-        raise RuntimeError("; ".join(failures) or "the pull job failed")
-    return summaries
+    return _outcome(platform, streams or streams_by_platform()[platform], result)
+
+
+def run_pull(platform: str, **options: Any) -> list[StreamSummary]:
+    """Execute the platform's pull job (see `execute_pull`); RuntimeError if a stream failed."""
+    outcome = execute_pull(platform, **options)
+    if outcome.stopped_by:
+        raise RuntimeError(f"stopped by {outcome.stopped_by}")
+    if outcome.failures:
+        raise RuntimeError("; ".join(failure.message for failure in outcome.failures))
+    return outcome.summaries

@@ -11,14 +11,10 @@ from promosync.connectors.report import SyncReport
 from promosync.connectors.talon_one import balances, snapshots, transactions
 from promosync.connectors.talon_one.client import MANAGEMENT_PER_SECOND, TalonOne, talon_one_client
 from promosync.connectors.talon_one.entities import EntitySource
+from promosync.connectors.warehouse import Warehouse
+from promosync.pipelines.pull_step import pull_step
 from promosync.pipelines.resources import WarehouseResource
-from promosync.pipelines.voucherify_assets import (
-    KINDS,
-    RETRY,
-    backfill_window,
-    fatal_errors,
-    report_metadata,
-)
+from promosync.pipelines.voucherify_assets import KINDS, RETRY, backfill_window
 
 GROUP = "talon_one"
 
@@ -87,13 +83,22 @@ class TransactionsConfig(FanOutSourceConfig):
     lag_seconds: float = transactions.DEFAULT_LAG.total_seconds()  # late-commit margin
 
 
-def _run(context: dg.AssetExecutionContext, sync: Callable[[], SyncReport]) -> dg.MaterializeResult:
-    """Run one stream's sync; bad config, keys or requests fail at once, without retries."""
-    with fatal_errors():
-        report = sync()
-    metadata = report_metadata(report)
-    context.log.info(f"{report.stream}: {metadata}")
-    return dg.MaterializeResult(metadata=metadata)
+def _run(
+    context: dg.AssetExecutionContext,
+    stream: str,
+    talon_one: TalonOneResource,
+    warehouse: WarehouseResource,
+    sync: Callable[[TalonOne, Warehouse], SyncReport],
+    full_refresh: bool = False,
+) -> dg.MaterializeResult:
+    """Run one stream's sync in its pull step; a full refresh marks the rows it did not meet."""
+    with pull_step(stream, warehouse, full_refresh=full_refresh) as step:
+        report = sync(step.track(talon_one.client()), step.store)
+        if full_refresh:
+            report.deleted = step.mark_unseen_deleted()
+        result = step.result(report)
+    context.log.info(f"{report.stream}: {result.metadata}")
+    return result
 
 
 @dg.asset(group_name=GROUP, kinds=KINDS, retry_policy=RETRY)
@@ -101,8 +106,8 @@ def talon_one_loyalty_programs(
     context: dg.AssetExecutionContext, talon_one: TalonOneResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Talon.One loyalty programs, a snapshot (Management API)."""
-    with warehouse.warehouse() as store:
-        return _run(context, lambda: snapshots.sync_programs(talon_one.client(), store))
+    stream = "talon_one_loyalty_programs"
+    return _run(context, stream, talon_one, warehouse, snapshots.sync_programs)
 
 
 @dg.asset(group_name=GROUP, kinds=KINDS, retry_policy=RETRY)
@@ -110,8 +115,8 @@ def talon_one_customer_profiles(
     context: dg.AssetExecutionContext, talon_one: TalonOneResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Talon.One customer profiles with their attributes, a snapshot (Management API)."""
-    with warehouse.warehouse() as store:
-        return _run(context, lambda: snapshots.sync_profiles(talon_one.client(), store))
+    stream = "talon_one_customer_profiles"
+    return _run(context, stream, talon_one, warehouse, snapshots.sync_profiles)
 
 
 @dg.asset(group_name=GROUP, kinds=KINDS, retry_policy=RETRY, deps=[talon_one_loyalty_programs])
@@ -119,8 +124,8 @@ def talon_one_loyalty_cards(
     context: dg.AssetExecutionContext, talon_one: TalonOneResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Talon.One loyalty cards with ledgers and linked profiles, a snapshot (Management API)."""
-    with warehouse.warehouse() as store:
-        return _run(context, lambda: snapshots.sync_cards(talon_one.client(), store))
+    stream = "talon_one_loyalty_cards"
+    return _run(context, stream, talon_one, warehouse, snapshots.sync_cards)
 
 
 @dg.asset(
@@ -136,21 +141,23 @@ def talon_one_loyalty_transactions(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """Talon.One loyalty transactions in closed date windows, by program or per-ledger cursor."""
-    with warehouse.warehouse() as store:
-        return _run(
-            context,
-            lambda: transactions.sync_transactions(
-                talon_one.client(),
-                store,
-                mode=config.mode,
-                full_refresh=config.full_refresh,
-                window=backfill_window(config),
-                lag=timedelta(seconds=config.lag_seconds),
-                concurrency=config.concurrency,
-                source=config.source(),
-                programs=config.programs(),
-            ),
+    window = backfill_window(config)
+
+    def sync(t1: TalonOne, store: Warehouse) -> SyncReport:
+        return transactions.sync_transactions(
+            t1,
+            store,
+            mode=config.mode,
+            full_refresh=config.full_refresh,
+            window=window,
+            lag=timedelta(seconds=config.lag_seconds),
+            concurrency=config.concurrency,
+            source=config.source(),
+            programs=config.programs(),
         )
+
+    stream = "talon_one_loyalty_transactions"
+    return _run(context, stream, talon_one, warehouse, sync, full_refresh=config.full_refresh)
 
 
 @dg.asset(group_name=GROUP, kinds=KINDS, retry_policy=RETRY, deps=[talon_one_loyalty_transactions])
@@ -161,18 +168,18 @@ def talon_one_loyalty_balances(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """Today's Talon.One balance of every ledger and subledger, a dated snapshot."""
-    with warehouse.warehouse() as store:
-        return _run(
-            context,
-            lambda: balances.sync_balances(
-                talon_one.client(),
-                store,
-                mode=config.mode,
-                concurrency=config.concurrency,
-                source=config.source(),
-                programs=config.programs(),
-            ),
+
+    def sync(t1: TalonOne, store: Warehouse) -> SyncReport:
+        return balances.sync_balances(
+            t1,
+            store,
+            mode=config.mode,
+            concurrency=config.concurrency,
+            source=config.source(),
+            programs=config.programs(),
         )
+
+    return _run(context, "talon_one_loyalty_balances", talon_one, warehouse, sync)
 
 
 TALON_ONE_ASSETS = [

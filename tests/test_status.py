@@ -97,7 +97,9 @@ def test_stale_stream_pending_push_and_duplicates_exit_nonzero(
 def test_a_run_that_changed_nothing_still_counts_as_a_sync(tmp_path, monkeypatch) -> None:
     store = Warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     store.create_tables()
-    store.write_batch("voucherify_customers", ["id"], [], {("voucherify_customers", ""): "x"})
+    customer = {"id": "cust_1", "_raw": {}, "_synced_at": datetime(2025, 1, 1, tzinfo=UTC)}
+    cursor = {("voucherify_customers", ""): "2025-01-01T00:00:00.000Z"}
+    store.write_batch("voucherify_customers", ["id"], [customer], cursor)
     with store.engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE sync_state SET updated_at = :at"), {"at": datetime(2025, 1, 1)}
@@ -112,7 +114,7 @@ def test_a_run_that_changed_nothing_still_counts_as_a_sync(tmp_path, monkeypatch
     result = CliRunner().invoke(app, ["status"])
 
     assert result.exit_code == 0, result.output
-    assert lines_of(result.output)["voucherify_customers"].split()[-3:] == ["0s", "0", "ok"]
+    assert lines_of(result.output)["voucherify_customers"].split()[-3:] == ["0s", "1", "ok"]
 
 
 @pytest.mark.parametrize("arguments", [["--max-age", "soon"], ["--pending-max-age", "2 weeks"]])
