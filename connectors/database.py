@@ -172,6 +172,11 @@ def warehouse_error(error: Exception, url: str, doing: str) -> WarehouseError:
         )
     if _TRANSIENT.search(reason):
         return WarehouseError(f"{doing}: the warehouse {shown} failed: {reason}", transient=True)
+    if "not a valid duckdb database" in lowered:
+        return WarehouseError(
+            f"{doing}: {shown} is not a DuckDB database file: {reason}; point WAREHOUSE_URL at"
+            " a DuckDB file, or at a path where promosync may create one"
+        )
     if isinstance(error, sa.exc.OperationalError | OSError) or "lock" in lowered:
         return WarehouseError(f"{doing}: cannot open the warehouse {shown}: {reason}")
     return WarehouseError(f"{doing}: the warehouse {shown} failed: {reason}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,10 +123,10 @@ def failure_text(error: Any) -> str:
     wrapped = [e for e in chain if e.cls_name not in _WRAPPERS and "max_retries" not in e.message]
     cause = wrapped[0] if wrapped else chain[-1]
     message = (cause.message.strip().splitlines() or [""])[0]
-    if cause.cls_name == "Failure" or message.startswith(f"{cause.cls_name}: "):
-        message = message.split(": ", 1)[-1]
-    if cause.cls_name not in ("Failure", "StopRequested") and cause is not error:
-        message = f"unexpected {cause.cls_name}: {message}"
+    # Dagster's text starts with the class's path: dagster._core.definitions.events.Failure: …
+    message = re.sub(rf"^([\w.]+\.)?{re.escape(cause.cls_name)}: ", "", message)
+    if cause.cls_name != "Failure":  # raised past the asset's own handling: name its class
+        message = f"{cause.cls_name}: {message}"
     return message
 
 

@@ -7,15 +7,17 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TypeVar
+from contextlib import contextmanager, nullcontext
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from promosync.connectors import stopping
 from promosync.connectors.database import display_url, is_ephemeral
 from promosync.connectors.warehouse import Warehouse, WarehouseError, warehouse_url
 from promosync.pipelines.progress import ProgressPrinter
-from promosync.pipelines.run import PullOutcome, StreamSummary
+
+if TYPE_CHECKING:  # the run module imports Dagster: only when a sync runs
+    from promosync.pipelines.run import PullOutcome, StreamSummary
 
 REQUIRED_ENV = {
     "voucherify": ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN"),
@@ -83,7 +85,11 @@ def sync(
     }
     stopping.reset()
     outcomes = []
-    with stopping.on_signals(), _printing(verbose, progress_every) as printer:
+    main = threading.current_thread() is threading.main_thread()  # where signals are handled
+    with (
+        stopping.on_signals() if main else nullcontext(),
+        _printing(verbose, progress_every) as printer,
+    ):
         for platform, streams in selection.items():
             outcomes.append(_pull(platform, streams, options, printer))
     raise typer.Exit(_report(outcomes, verbose))
@@ -94,7 +100,13 @@ def _pull(
 ) -> PullOutcome:
     """One platform's pull in a worker thread (signals stay with the main thread), or its streams
     as not run when a signal came first; an error of the run itself becomes a failure."""
-    from promosync.pipelines.run import StepFailure, execute_pull, streams_by_platform
+    from promosync.pipelines.run import (
+        PullOutcome,
+        StepFailure,
+        StreamSummary,
+        execute_pull,
+        streams_by_platform,
+    )
 
     selected = streams or streams_by_platform()[platform]
     if stopping.stop_requested():
