@@ -31,6 +31,7 @@ class StreamProgress:
     inserted: int = 0
     updated: int = 0
     message: str = ""  # the connector's latest progress message
+    failure: str = ""  # why the stream ended early, if it did
 
     def totals(self) -> dict[str, Any]:
         """Requests, 429s and retries (with their causes, when the clients count them)."""
@@ -48,6 +49,8 @@ class StreamProgress:
 
     def line(self) -> str:
         """The progress line a person reads."""
+        if self.failure:
+            return f"{self.stream}: {self.failure}"
         totals = self.totals()
         parts = [f"{self.inserted} inserted, {self.updated} updated"]
         parts.append(f"requests {totals['requests']}, 429s {totals['rate_limited']}")
@@ -82,11 +85,16 @@ _finished: list[StreamProgress] = []
 
 @contextmanager
 def running(progress: StreamProgress) -> Iterator[StreamProgress]:
-    """Show `progress` while the block runs (and once more when it ends)."""
+    """Show `progress` while the block runs, and once more when it ends (failed, if it did)."""
     with _lock:
         _running[progress.stream] = progress
     try:
         yield progress
+    except BaseException as error:
+        text = (getattr(error, "description", None) or str(error)).splitlines() or [""]
+        why = text[0].removeprefix(f"{progress.stream}: ")
+        progress.failure = why if why.startswith("stopped by") else f"failed: {why}"
+        raise
     finally:
         with _lock:
             _running.pop(progress.stream, None)

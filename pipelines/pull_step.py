@@ -58,9 +58,14 @@ def fatal_errors(partial: Callable[[], dict[str, Any]] | None = None) -> Iterato
 class PullStep:
     """One pull asset's run: its warehouse, the clients it counts, and what it committed."""
 
-    def __init__(self, stream: str, store: Warehouse, repaired: list[preflight.Problem]) -> None:
-        self.stream, self.store, self.repaired = stream, store, repaired
-        self.progress = progress.StreamProgress(stream)
+    def __init__(
+        self,
+        stream: str,
+        store: Warehouse,
+        repaired: list[preflight.Problem],
+        shown: progress.StreamProgress,
+    ) -> None:
+        self.stream, self.store, self.repaired, self.progress = stream, store, repaired, shown
         self.started = datetime.now(UTC)
 
     def track(self, client: Client) -> Client:
@@ -105,8 +110,10 @@ def pull_step(
 ) -> Iterator[PullStep]:
     """Open the warehouse for `stream`'s asset: tables checked and repaired, cursors reset on a
     full refresh, and every committed batch a point where a signal stops the step."""
+    shown = progress.StreamProgress(stream)
     step: PullStep | None = None
     with (
+        progress.running(shown),
         fatal_errors(lambda: step.partial() if step else {}),
         warehouse.warehouse(create_tables=False) as store,
     ):
@@ -114,7 +121,6 @@ def pull_step(
         repaired = preflight.prepare(store, datetime.now(UTC), refuse_for=refuse)
         if full_refresh:
             store.reset_cursors(stream)
-        step = PullStep(stream, store, repaired)
+        step = PullStep(stream, store, repaired, shown)
         store.after_commit = step.committed
-        with progress.running(step.progress):
-            yield step
+        yield step
