@@ -22,6 +22,9 @@ from sqlalchemy.engine import Connection
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Held until the DDL's transaction ends: concurrent CREATE TABLE IF NOT EXISTS of one table
+# fails on PostgreSQL's catalog. Keyed by schema, so runs on other schemas never wait.
+DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('promosync ddl ' || current_schema()))"
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class Warehouse:
         PostgreSQL); WarehouseError naming what it was `doing` if that is impossible."""
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":  # two runs creating one schema's tables race
+                    conn.exec_driver_sql(DDL_LOCK)
                 for statement in self._statements(script):
                     conn.exec_driver_sql(statement)
         except sa.exc.DBAPIError as error:

@@ -18,7 +18,7 @@ class StreamSummary:
     """One asset's outcome, as the CLI's closing table shows it.
 
     `status` is "ok", "failed", "stopped" (by a signal, `metadata` then holds what it committed)
-    or "not run" (a stream it depends on failed, or the run stopped first).
+    or "skipped" (a stream it depends on failed, or the run stopped first).
     """
 
     stream: str
@@ -155,7 +155,7 @@ def _outcome(platform: str, selected: list[str], result: dg.ExecuteInProcessResu
             StepFailure(stream, failure_text(data.error), data.error.to_string())
         )
     ran = [stream for stream in done if stream in selected]  # in the order they ended
-    rest = [StreamSummary(s, {}, "not run") for s in selected if s not in done]
+    rest = [StreamSummary(s, {}, "skipped") for s in selected if s not in done]
     outcome.summaries = [done[stream] for stream in ran] + rest
     return outcome
 
@@ -178,13 +178,12 @@ def execute_pull(
         config["resources"] = {"warehouse": {"config": {"allow_ephemeral": True}}}
     # The CLI shows each failure as one line (and the trace with --verbose), not Dagster's log.
     config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
-    selection = [dg.AssetKey(name) for name in streams] if streams else None
+    if streams:  # those assets alone: not their checks, which a selection would bring along
+        keys = {dg.AssetKey(name) for name in streams}
+        job = job.get_subset(asset_selection=keys, asset_check_selection=set())
     with instance() as run_instance:
         result = job.execute_in_process(
-            run_config=config,
-            instance=run_instance,
-            raise_on_error=False,
-            asset_selection=selection,
+            run_config=config, instance=run_instance, raise_on_error=False
         )
     return _outcome(platform, streams or streams_by_platform()[platform], result)
 

@@ -99,7 +99,7 @@ def _pull(
     platform: str, streams: list[str] | None, options: dict, printer: ProgressPrinter
 ) -> PullOutcome:
     """One platform's pull in a worker thread (signals stay with the main thread), or its streams
-    as not run when a signal came first; an error of the run itself becomes a failure."""
+    as skipped when a signal came first; an error of the run itself becomes a failure."""
     from promosync.pipelines.run import (
         PullOutcome,
         StepFailure,
@@ -110,12 +110,12 @@ def _pull(
 
     selected = streams or streams_by_platform()[platform]
     if stopping.stop_requested():
-        return PullOutcome(platform, [StreamSummary(s, {}, "not run") for s in selected])
+        return PullOutcome(platform, [StreamSummary(s, {}, "skipped") for s in selected])
     try:
         return _in_worker(lambda: execute_pull(platform, streams=streams, **options), printer)
     except Exception as error:  # e.g. run config Dagster refuses: the run never started
         failure = StepFailure(platform, f"unexpected {type(error).__name__}: {error}", "")
-        return PullOutcome(platform, [StreamSummary(s, {}, "not run") for s in selected], [failure])
+        return PullOutcome(platform, [StreamSummary(s, {}, "skipped") for s in selected], [failure])
 
 
 def _in_worker(work: Callable[[], Result], printer: ProgressPrinter) -> Result:
@@ -199,13 +199,11 @@ HEADER = ("stream", "inserted", "updated", "deleted", "requests", "429s", "retri
 
 
 def _row(summary: StreamSummary) -> tuple[str, ...]:
-    m, status = summary.metadata, summary.status
-    counted = status in ("ok", "stopped")  # a stopped stream shows what it committed
+    m = summary.metadata
+    counted = summary.status in ("ok", "stopped")  # a stopped stream shows what it committed
     counts = [str(m.get(key, 0)) if counted else "-" for key in COUNTED]
     seconds = f"{m['seconds']:.1f}" if "seconds" in m else "-"
-    if status == "stopped":
-        status = f"stopped ({m.get('stopped_by', 'signal')})"
-    return (summary.stream, *counts, seconds, str(m.get("cursor_after") or "-"), status)
+    return (summary.stream, *counts, seconds, str(m.get("cursor_after") or "-"), summary.status)
 
 
 def summary_table(summaries: list[StreamSummary]) -> str:
