@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from tests.reliability.cli import env_for, one_line, promosync, table_rows
 SECRET = "pw-7c1e"  # a password that must never be echoed
 EXAMPLES = "e.g. duckdb:///path/warehouse.duckdb or postgresql+psycopg://user@host/db"
 NO_FILE = "names no database file: what a sync writes there is gone when it ends"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _requests(admin) -> int:
@@ -295,3 +297,24 @@ def test_sandbox_on_a_privileged_port_says_so(monkeypatch):
         "sandbox: cannot listen on 127.0.0.1 (--voucherify-port 80, --talon-one-port 0): ports"
         " below 1024 need root; choose one from 1024 up, or 0 for a free one"
     )
+
+
+def test_dagster_storage_lives_under_dagster_home_and_is_private(sandbox, tmp_path, monkeypatch):
+    home, elsewhere = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    elsewhere.mkdir()
+    (home / "dagster.yaml").write_text((REPO / ".dagster" / "dagster.yaml").read_text())
+    monkeypatch.chdir(elsewhere)  # the instance config's paths once resolved against this
+    previous = os.umask(0o022)  # the usual umask: world-readable unless promosync says no
+    try:
+        env = env_for(sandbox, f"duckdb:///{tmp_path / 'w.duckdb'}", DAGSTER_HOME=str(home))
+        code, _, err = promosync(env, "sync", "--only", "voucherify_customers")
+    finally:
+        os.umask(previous)
+
+    assert code == 0, err
+    assert list(elsewhere.iterdir()) == []
+    stored = [path for path in home.rglob("*") if path.name != "dagster.yaml"]
+    assert any(path.name == "runs.db" for path in stored)  # the run is recorded there
+    for path in stored:  # nobody but this user may read or list them
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
