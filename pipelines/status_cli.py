@@ -36,7 +36,8 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match[2]]: float(match[1])})
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows as left-aligned columns two spaces apart (the first row is the header)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -60,7 +61,7 @@ def _stream_table(states: list[health.StreamState], now: datetime, stale: set[st
             age = health.format_age(now - state.last_sync)
             verdict = "STALE" if state.stream in stale else "ok"
         rows.append((state.stream, _cursor_cell(state), last, age, str(state.rows), verdict))
-    return _table(rows)
+    return text_table(rows)
 
 
 def _stale(

@@ -15,6 +15,7 @@ from promosync.connectors import stopping
 from promosync.connectors.database import display_url, is_ephemeral
 from promosync.connectors.warehouse import Warehouse, WarehouseError, warehouse_url
 from promosync.pipelines.progress import ProgressPrinter
+from promosync.pipelines.status_cli import text_table
 
 if TYPE_CHECKING:  # the run module imports Dagster: only when a sync runs
     from promosync.pipelines.run import PullOutcome, StreamSummary
@@ -53,13 +54,13 @@ def sync(
     ),
 ) -> None:
     """Pull the platforms into the warehouse through Dagster, then print what each stream did."""
-    from promosync.pipelines.run import resolve_only
-
     if full_refresh and backfill:
         raise typer.BadParameter(
             "a full refresh re-reads everything and a backfill one window: give one of them",
             param_hint="--full-refresh / --backfill",
         )
+    from promosync.pipelines.run import resolve_only  # imports Dagster: after the quick checks
+
     try:
         selection = resolve_only(only)
     except ValueError as error:
@@ -143,24 +144,19 @@ def _in_worker(work: Callable[[], Result], printer: ProgressPrinter) -> Result:
 def _printing(verbose: bool, interval: float) -> Iterator[ProgressPrinter]:
     """Progress on stderr: a status line on a terminal, else a line per stream per interval."""
     from rich.console import Console
-    from rich.text import Text
+    from rich.text import Text  # plain text: a message's brackets are not markup
 
     console = Console(stderr=True)
-    logger = logging.getLogger("promosync")
-    level = logger.level
-    if not console.is_terminal:
-        printer = ProgressPrinter(_err, None, interval, verbose)
-        logger.addHandler(printer)
-        logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-        try:
-            yield printer
-        finally:
-            logger.removeHandler(printer)
-            logger.setLevel(level)
-        return
-    with console.status("starting") as status:
-        write = lambda line: console.print(Text(line))  # noqa: E731 (no markup in messages)
-        printer = ProgressPrinter(write, lambda line: status.update(Text(line)), interval, verbose)
+    with console.status("starting") if console.is_terminal else nullcontext() as spinner:
+        if spinner is None:
+            printer = ProgressPrinter(_err, None, interval, verbose)
+        else:
+            show = lambda line: spinner.update(Text(line))  # noqa: E731
+            printer = ProgressPrinter(
+                lambda line: console.print(Text(line)), show, interval, verbose
+            )
+        logger = logging.getLogger("promosync")
+        level = logger.level
         logger.addHandler(printer)
         logger.setLevel(logging.DEBUG if verbose else logging.INFO)
         try:
@@ -182,9 +178,12 @@ def _report(outcomes: list[PullOutcome], verbose: bool) -> int:
         for failure in (f for outcome in outcomes for f in outcome.failures if f.trace):
             _err(f"\n{failure.stream}:\n{failure.trace}")
     typer.echo(summary_table([s for outcome in outcomes for s in outcome.summaries]))
-    stopped = next((o.stopped_by for o in outcomes if o.stopped_by), None)
-    if stopped or stopping.stop_requested():
-        signal_name = stopped or "SIGINT"
+    signal_name = next((o.stopped_by for o in outcomes if o.stopped_by), None)
+    try:  # a signal that came after the last step still ends the run as stopped
+        stopping.check()
+    except stopping.StopRequested as stop:
+        signal_name = signal_name or stop.signal_name
+    if signal_name:
         _err(
             f"stopped by {signal_name} after the last committed batch; what the table shows is"
             " saved, and the next `promosync sync` goes on from there"
@@ -208,9 +207,4 @@ def _row(summary: StreamSummary) -> tuple[str, ...]:
 
 def summary_table(summaries: list[StreamSummary]) -> str:
     """One row per stream: rows, requests, 429s, retries, seconds, cursor and how it ended."""
-    lines = [HEADER, *(_row(summary) for summary in summaries)]
-    widths = [max(len(row[i]) for row in lines) for i in range(len(HEADER))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in lines
-    )
+    return text_table([HEADER, *(_row(summary) for summary in summaries)])
