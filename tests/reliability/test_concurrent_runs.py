@@ -51,8 +51,8 @@ def _parity(admin, url: str) -> checks.Verdict:
 def test_two_syncs_at_once_leave_nothing_twice(
     sandbox, voucherify_admin, tmp_path, pg_url, tally, kind: str
 ) -> None:
-    small(sandbox, 60)
-    voucherify_admin.put("/_sandbox/faults", json={"latency_ms": 20}).raise_for_status()
+    small(sandbox, 30)
+    voucherify_admin.put("/_sandbox/faults", json={"latency_ms": 10}).raise_for_status()
     url = pg_url if kind == "postgresql" else f"duckdb:///{tmp_path / 'w.duckdb'}"
     env = env_for(sandbox, url)
     try:

@@ -60,7 +60,8 @@ def test_a_cursor_that_cannot_be_right_is_refused_with_the_command_that_fixes_it
     before = checks.voucherify_parity(voucherify_admin, warehouse)
     fix = "run `promosync sync --only voucherify_customers --full-refresh`"
 
-    assert _status(env)[0] == 1 and problem in _status(env)[1] and fix in _status(env)[1]
+    code, status = _status(env)
+    assert code == 1 and problem in status and fix in status, status
     code, out, err = promosync(env, "sync", "--only", "voucherify")
 
     assert code == 1
