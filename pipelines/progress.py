@@ -106,8 +106,8 @@ class ProgressPrinter(logging.Handler):
 
     Off a terminal it prints a stream's line at most once per `interval` seconds; on a terminal
     `show` (a status spinner's update) gets the latest line. Either way a last line is printed as
-    each stream ends.
-    Warnings and errors (a retry, a repair) are printed as they come only when `verbose`.
+    each stream ends. A repair made at the start of a run is printed as it comes; other warnings
+    (each retry) only when `verbose`.
     """
 
     def __init__(
