@@ -62,6 +62,11 @@ class StreamWriter:
         if safe_point:
             stopping.check()
 
+    def mark_unwritten_deleted(self) -> int:
+        """After a full re-read: stamp `_deleted_at` on the live rows this run did not write again
+        (the source no longer has them); return how many."""
+        return self.warehouse.mark_unseen_deleted(self.stream.name, self.synced_at)
+
     def commit_pages(
         self,
         pages: Iterable[Page],

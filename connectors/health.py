@@ -194,14 +194,23 @@ def voucherify_customer_total(client: ApiClient) -> int:
     return int(voucherify_api.list_customers(client, {"limit": 1})["total"])
 
 
-def count_matches(table: str, warehouse_rows: int, api_total: int) -> Finding:
-    """The warehouse holds as many live rows as the API reports."""
+def count_matches(
+    table: str, warehouse_rows: int, api_total: int, tolerance_percent: float = 0.0
+) -> Finding:
+    """The warehouse holds as many live rows as the API reports, within `tolerance_percent` of
+    the API's total (deletes since the last reconciliation, rows created since the last sync)."""
+    gap = abs(warehouse_rows - api_total)
     details = {"warehouse_rows": warehouse_rows, "api_total": api_total}
-    if warehouse_rows == api_total:
-        return Finding(
-            "count_matches_api", table, True, f"{table}: {api_total} rows, as the API", details
-        )
     summary = f"{table}: {warehouse_rows} live rows, the API reports {api_total}"
+    if gap == 0:
+        summary = f"{table}: {api_total} rows, as the API"
+    if gap <= api_total * tolerance_percent / 100:
+        return Finding("count_matches_api", table, True, summary, details)
+    if tolerance_percent:
+        summary += (
+            f" (off by {gap}, over {tolerance_percent:g} %); run `promosync sync --only"
+            f" {table}`, and `--full-refresh` if the gap stays"
+        )
     return Finding("count_matches_api", table, False, summary, details)
 
 

@@ -19,14 +19,15 @@ COUNT_MATCHES_API = "count_matches_api"  # for a top-level list whose first page
 CHECKS = (UNIQUE_KEY, FRESH, CURSOR_FORWARD, COUNT_MATCHES_API)
 
 # Run options a stream's sync function accepts (pipelines/stream_options.py: the config of each).
-WINDOW = "window"  # full_refresh, and a backfill window that moves no cursor
+REFRESH = "refresh"  # full_refresh: every cursor reset, all read again, rows not met marked gone
+WINDOW = "window"  # refresh's full_refresh, and a backfill window that moves no cursor
 RECONCILE = "reconcile"  # also mark the rows the API no longer has
-SWEEP = "sweep"  # full_sweep over every parent entity, and the fan-out's concurrency
+SWEEP = "sweep"  # refresh's full_refresh, full_sweep of every parent entity, fan-out concurrency
 LEDGERS = (
     "ledgers"  # Talon.One: the path (mode), concurrency, where entities and programs come from
 )
 LAG = "lag"  # how long before the run's start a closed window ends
-OPTIONS = (WINDOW, RECONCILE, SWEEP, LEDGERS, LAG)
+OPTIONS = (REFRESH, WINDOW, RECONCILE, SWEEP, LEDGERS, LAG)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,93 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 import pandas as pd
-import psycopg
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from promosync.connectors.database import DATABASE_ERRORS as DATABASE_ERRORS
+from promosync.connectors.database import WarehouseError as WarehouseError
+from promosync.connectors.database import create_engine, resolve_url
+from promosync.connectors.database import warehouse_error as warehouse_error
+from promosync.connectors.database import warehouse_url as warehouse_url
+from sqlalchemy.engine import Connection
 
-DEFAULT_URL = "duckdb:///.promosync/warehouse.duckdb"
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def warehouse_url() -> str:
-    """The configured warehouse URL (`WAREHOUSE_URL`), or the embedded DuckDB file."""
-    return os.environ.get("WAREHOUSE_URL") or DEFAULT_URL
-
-
-# DuckDB settings for the embedded warehouse (a URL can set its own, e.g.
-# `duckdb:///w.duckdb?memory_limit=4GB`). DuckDB checkpoints, rewriting the changed tables and
-# their whole primary-key index into the file, whenever its write-ahead log passes
-# `checkpoint_threshold`: at its default of 16 MB a million-row sync checkpointed ~25 times into
-# an ever larger index and spent half its write time there (bench/RESULTS.md). Data not yet
-# checkpointed is held in memory, so `memory_limit` bounds it (DuckDB spills past it) instead of
-# DuckDB's default of 80 % of the machine. Committed batches are durable in the log either way.
-DUCKDB_CONFIG = {"checkpoint_threshold": "256MB", "memory_limit": "256MB"}
-
-
-def create_engine(url: str) -> Engine:
-    """An engine for `url`; a DuckDB file's folder is created if missing."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "duckdb":
-        return sa.create_engine(url)
-    if parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(url, connect_args={"config": dict(DUCKDB_CONFIG)})
-
-
-class WarehouseError(RuntimeError):
-    """The warehouse cannot be opened, reached or written; the message says what to change."""
-
-
-# What a database raises: through SQLAlchemy, or straight from a driver (COPY, registered frames).
-DATABASE_ERRORS = (sa.exc.DBAPIError, duckdb.Error, psycopg.Error)
-
-
-def display_url(url: str) -> str:
-    """`url` with its password masked, also when SQLAlchemy cannot parse it."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return re.sub(r"(://[^/@:]*:)[^/?#]*@", r"\1***@", url)  # up to the last @
-
-
-def warehouse_error(error: Exception, url: str, doing: str) -> WarehouseError:
-    """A WarehouseError saying what went wrong while `doing` something, and what to change."""
-    shown = display_url(url)
-    examples = "e.g. duckdb:///path/warehouse.duckdb or postgresql+psycopg://user@host/db"
-    if isinstance(error, sa.exc.NoSuchModuleError):
-        return WarehouseError(f"WAREHOUSE_URL {shown!r} names no installed driver; {examples}")
-    if isinstance(error, sa.exc.ArgumentError):
-        return WarehouseError(f"WAREHOUSE_URL {shown!r} is not a database URL; {examples}")
-    cause = getattr(error, "orig", None) or error
-    lines = str(cause).strip().splitlines() or ["unknown error"]
-    reason = "; ".join([lines[0], *(line for line in lines[1:] if line.startswith("CONTEXT"))])
-    if any(kind.__name__ == "DataError" for kind in type(cause).__mro__):  # PEP 249's name
-        return WarehouseError(
-            f"{doing}: the warehouse refused a value: {reason}. A field the API sends changed"
-            " type (schema drift); nothing of this batch was written and its cursor did not move"
-        )
-    lowered = reason.lower()
-    if "read-only" in lowered or "permission denied" in lowered:
-        return WarehouseError(
-            f"{doing}: the warehouse {shown} cannot be written: {reason}; give this user write"
-            " rights (CREATE, INSERT, UPDATE) or point WAREHOUSE_URL at a writable database"
-        )
-    if isinstance(error, sa.exc.OperationalError | OSError) or "lock" in lowered:
-        return WarehouseError(f"{doing}: cannot open the warehouse {shown}: {reason}")
-    return WarehouseError(f"{doing}: the warehouse {shown} failed: {reason}")
+# Held until the DDL's transaction ends: concurrent CREATE TABLE IF NOT EXISTS of one table
+# fails on PostgreSQL's catalog. Keyed by schema, so runs on other schemas never wait.
+DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('promosync ddl ' || current_schema()))"
 
 
 @dataclass(frozen=True)
@@ -134,14 +70,28 @@ def _instant_text(value: datetime) -> str:
 class Warehouse:
     """One SQL warehouse: DuckDB (default), PostgreSQL, or any SQLAlchemy URL."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        allow_ephemeral: bool | None = None,
+        read_only: bool = False,
+    ) -> None:
+        """Open the warehouse at `url` (default: WAREHOUSE_URL); WarehouseError if it cannot be.
+
+        A URL whose database would not outlive the process is refused unless `allow_ephemeral`
+        (None: the PROMOSYNC_ALLOW_EPHEMERAL_WAREHOUSE setting); `read_only` never writes.
+        """
         self.url = url or warehouse_url()
+        parsed = resolve_url(self.url, allow_ephemeral)
         try:
-            self.engine = create_engine(self.url)
-        except (sa.exc.ArgumentError, OSError) as error:
+            self.engine = create_engine(parsed, read_only=read_only)
+        except OSError as error:
             raise warehouse_error(error, self.url, "opening the warehouse") from None
         self.dialect = self.engine.dialect.name
         self._columns: dict[str, list[str]] = {}
+        # Called with each committed batch's counts (a pull step's progress lines count them).
+        self.after_commit: Callable[[BatchResult], None] | None = None
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -149,13 +99,20 @@ class Warehouse:
 
     def create_tables(self) -> None:
         """Run the DDL files in sql/tables (idempotent); WarehouseError if that is impossible."""
+        scripts = [path.read_text() for path in sorted((SQL_DIR / "tables").glob("*.sql"))]
+        self.run_ddl("\n;\n".join(scripts), "creating the tables")
+
+    def run_ddl(self, script: str, doing: str) -> None:
+        """Run `;`-separated DDL in one transaction, in this database's dialect (JSONB on
+        PostgreSQL); WarehouseError naming what it was `doing` if that is impossible."""
         try:
             with self.engine.begin() as conn:
-                for path in sorted((SQL_DIR / "tables").glob("*.sql")):
-                    for statement in self._statements(path.read_text()):
-                        conn.exec_driver_sql(statement)
+                if self.dialect == "postgresql":  # two runs creating one schema's tables race
+                    conn.exec_driver_sql(DDL_LOCK)
+                for statement in self._statements(script):
+                    conn.exec_driver_sql(statement)
         except sa.exc.DBAPIError as error:
-            raise warehouse_error(error, self.url, "creating the tables") from None
+            raise warehouse_error(error, self.url, doing) from None
         self._columns.clear()
 
     def _statements(self, script: str) -> list[str]:
@@ -211,6 +168,8 @@ class Warehouse:
                 )
             if cursors:
                 self._save_cursors(conn, cursors)
+        if self.after_commit is not None:
+            self.after_commit(result)
         return result
 
     def _stage(
@@ -318,6 +277,26 @@ class Warehouse:
             if stage:
                 self._unstage(conn, stage)
         return count
+
+    def mark_unseen_deleted(self, table: str, since: datetime) -> int:
+        """Stamp `_deleted_at` on live rows not written since `since`; return how many.
+
+        After a full re-read that started at `since`, those are the rows the source no longer has.
+        """
+        target = sa.table(table, sa.column("_synced_at"), sa.column("_deleted_at"))
+        unseen = sa.and_(target.c._deleted_at.is_(None), target.c._synced_at < since)
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            return conn.execute(sa.update(target).where(unseen).values(_deleted_at=now)).rowcount
+
+    def reset_cursors(self, stream: str) -> int:
+        """Forget every committed cursor of `stream` (all its partitions); return how many.
+
+        Its next run reads everything from the start, as on its first run; no row is deleted.
+        """
+        state = sa.table("sync_state", sa.column("stream"))
+        with self.engine.begin() as conn:
+            return conn.execute(sa.delete(state).where(state.c.stream == stream)).rowcount
 
     def read_cursors(self, stream: str) -> dict[str, str | None]:
         """Every committed cursor of `stream`, by partition ('' is the stream-wide one)."""

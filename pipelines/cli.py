@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import logging
+import errno
 import os
+import socket
 from typing import Any
 
 import typer
 from promosync.pipelines.push_cli import push_app
 from promosync.pipelines.sandbox_options import with_settings_options
 from promosync.pipelines.status_cli import status
+from promosync.pipelines.sync_cli import sync
+
+PRIVATE_UMASK = 0o077
 
 app = typer.Typer(
     help="promosync: keep a SQL warehouse in two-way sync with Voucherify and Talon.One."
@@ -20,11 +24,15 @@ app.add_typer(push_app, name="push", help="Push warehouse rows back to the platf
 
 
 app.command()(status)
+app.command()(sync)
 
 
 @app.callback()
 def main() -> None:
     """promosync: keep a SQL warehouse in two-way sync with Voucherify and Talon.One."""
+    # Warehouse files, DuckDB's log and the Dagster storage hold customer data: whatever the
+    # umask, what this process creates is for its user only (0600 files, 0700 folders).
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
 
 
 @app.command()
@@ -32,11 +40,13 @@ def main() -> None:
 def sandbox(
     host: str = typer.Option("127.0.0.1", help="Address every server listens on."),
     voucherify_port: int = typer.Option(
-        0, help="Port of the Voucherify simulator (0: a free one)."
+        0, min=0, max=65535, help="Port of the Voucherify simulator (0: a free one)."
     ),
-    talon_one_port: int = typer.Option(0, help="Port of the Talon.One simulator (0: a free one)."),
+    talon_one_port: int = typer.Option(
+        0, min=0, max=65535, help="Port of the Talon.One simulator (0: a free one)."
+    ),
     voucherify_download_port: int = typer.Option(
-        0, help="Port of the Voucherify export download host (0: a free one)."
+        0, min=0, max=65535, help="Port of the Voucherify export download host (0: a free one)."
     ),
     **settings: Any,
 ) -> None:
@@ -51,13 +61,30 @@ def sandbox(
         chosen = SandboxSettings(**settings)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    server = Sandbox(
-        chosen,
-        host,
-        voucherify_port,
-        talon_one_port,
-        voucherify_download_port=voucherify_download_port,
-    )
+    ports = {"--voucherify-port": voucherify_port, "--talon-one-port": talon_one_port}
+    if voucherify_download_port:  # named only when given: most runs leave it to the system
+        ports["--voucherify-download-port"] = voucherify_download_port
+    given = [port for port in ports.values() if port]
+    if len(set(given)) < len(given):
+        shared = [flag for flag, port in ports.items() if port and given.count(port) > 1]
+        raise typer.BadParameter(
+            "each simulator needs a port of its own (or 0 for a free one)",
+            param_hint=" / ".join(shared),
+        )
+    try:
+        server = Sandbox(
+            chosen,
+            host,
+            voucherify_port,
+            talon_one_port,
+            voucherify_download_port=voucherify_download_port,
+        )
+    except OSError as error:
+        asked = ", ".join(f"{flag} {port}" for flag, port in ports.items())
+        typer.echo(
+            f"sandbox: cannot listen on {host} ({asked}): {listen_error(error, host)}", err=True
+        )
+        raise typer.Exit(1) from None
     typer.echo(f"VOUCHERIFY_BASE_URL={server.voucherify_url}")
     typer.echo(f"TALON_ONE_BASE_URL={server.talon_one_url}")
     typer.echo(f"VOUCHERIFY_DOWNLOAD_URL={server.voucherify_download_url}")
@@ -66,95 +93,16 @@ def sandbox(
     server.run_forever()
 
 
-REQUIRED_ENV = {
-    "voucherify": ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN"),
-    "talon_one": ("TALON_ONE_BASE_URL", "TALON_ONE_API_KEY"),
-}
-
-
-@app.command()
-def sync(
-    only: str = typer.Option(
-        None, help="One platform (voucherify, talon_one) or one stream (e.g. voucherify_customers)."
-    ),
-    full_refresh: bool = typer.Option(False, help="Re-read everything from the start."),
-    full_sweep: bool = typer.Option(False, help="Visit every customer's activity and segments."),
-    backfill: tuple[str, str] | None = typer.Option(
-        None,
-        metavar="START END",
-        help="Re-read [START, END): customers by updated_at, transactions by creation date.",
-    ),
-) -> None:
-    """Pull the platforms into the warehouse through Dagster, then print what each stream did."""
-    from promosync.pipelines.run import resolve_only, run_pull
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    try:
-        selection = resolve_only(only)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--only") from None
-    missing = [name for p in selection for name in REQUIRED_ENV[p] if not os.environ.get(name)]
-    if missing:
-        console.print(f"[red]Set {', '.join(missing)} in the environment first.[/red]")
-        raise typer.Exit(2)
-    window = tuple(backfill) if backfill else None
-
-    summaries = []
-    with console.status("starting") as status:
-        handler = _StatusHandler(status)
-        logging.getLogger("promosync.connectors").addHandler(handler)
-        logging.getLogger("promosync.connectors").setLevel(logging.INFO)
-        try:
-            for platform, streams in selection.items():
-                summaries += run_pull(
-                    platform,
-                    streams=streams,
-                    full_refresh=full_refresh,
-                    backfill=window,
-                    full_sweep=full_sweep,
-                )
-        except (RuntimeError, ValueError) as error:
-            console.print(f"[red]sync failed:[/red] {error}")
-            raise typer.Exit(1) from None
-        finally:
-            logging.getLogger("promosync.connectors").removeHandler(handler)
-    typer.echo(_summary_table(summaries))
-
-
-class _StatusHandler(logging.Handler):
-    """Shows the connectors' latest progress line in a rich status spinner."""
-
-    def __init__(self, status) -> None:
-        super().__init__(logging.INFO)
-        self.status = status
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.status.update(record.getMessage())
-
-
-def _summary_table(summaries) -> str:
-    header = ("stream", "inserted", "updated", "deleted", "requests", "429s", "seconds", "cursor")
-    lines = [header]
-    for summary in summaries:
-        m = summary.metadata
-        lines.append(
-            (
-                summary.stream,
-                str(m.get("inserted", 0)),
-                str(m.get("updated", 0)),
-                str(m.get("deleted", 0)),
-                str(m.get("requests", 0)),
-                str(m.get("rate_limited", 0)),
-                f"{m.get('seconds', 0):.1f}",
-                str(m.get("cursor_after", "")),
-            )
-        )
-    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in lines
-    )
+def listen_error(error: OSError, host: str) -> str:
+    """Why a port could not be listened on, and what to do, in a few words."""
+    if isinstance(error, socket.gaierror):
+        return f"{host!r} is not a host name or address this machine can resolve; e.g. 127.0.0.1"
+    reasons = {
+        errno.EADDRINUSE: "a port is already in use; choose another, or 0 for a free one",
+        errno.EACCES: "ports below 1024 need root; choose one from 1024 up, or 0 for a free one",
+        errno.EADDRNOTAVAIL: f"{host} is not an address of this machine; e.g. 127.0.0.1",
+    }
+    return reasons.get(error.errno, error.strerror or type(error).__name__)
 
 
 if __name__ == "__main__":

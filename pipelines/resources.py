@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-import sqlalchemy as sa
+from promosync.connectors.database import display_url
 from promosync.connectors.http import ApiClient
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse, warehouse_url
@@ -31,20 +31,25 @@ class WarehouseResource(dg.ConfigurableResource):
     """The SQL warehouse; an empty URL means `WAREHOUSE_URL` or the embedded DuckDB file."""
 
     url: str = ""
+    # A URL whose database ends with the process (`duckdb:///`, `:memory:`) is refused unless
+    # this (or PROMOSYNC_ALLOW_EPHEMERAL_WAREHOUSE=1) allows it, for an experiment.
+    allow_ephemeral: bool = False
 
     @contextmanager
-    def warehouse(self) -> Iterator[Warehouse]:
-        """The warehouse with every promosync table created; its connections closed afterwards."""
-        store = Warehouse(self.url or warehouse_url())
+    def warehouse(self, create_tables: bool = True) -> Iterator[Warehouse]:
+        """The warehouse, with every promosync table created unless told not to (the pull steps
+        check what is missing first); its connections closed afterwards."""
+        store = Warehouse(self.url or warehouse_url(), allow_ephemeral=self.allow_ephemeral or None)
         try:
-            store.create_tables()
+            if create_tables:
+                store.create_tables()
             yield store
         finally:
             store.dispose()
 
     def display_url(self) -> str:
         """The URL with any password masked, for logs and metadata."""
-        return sa.engine.make_url(self.url or warehouse_url()).render_as_string(hide_password=True)
+        return display_url(self.url or warehouse_url())
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

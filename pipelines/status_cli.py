@@ -8,14 +8,22 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 import typer
-from promosync.connectors import health
+from promosync.connectors import health, preflight
+from promosync.connectors.database import display_url, is_ephemeral, resolve_url
 from promosync.connectors.http import ApiError, ConfigError
 from promosync.connectors.voucherify.client import voucherify_client
-from promosync.connectors.warehouse import Warehouse, warehouse_url
+from promosync.connectors.warehouse import (
+    DATABASE_ERRORS,
+    Warehouse,
+    WarehouseError,
+    warehouse_error,
+    warehouse_url,
+)
 
 VOUCHERIFY_ENV = ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN")
+EXIT_BUSY = 75  # EX_TEMPFAIL: another process holds the warehouse file; try again later
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -28,7 +36,8 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match[2]]: float(match[1])})
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows as left-aligned columns two spaces apart (the first row is the header)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -52,7 +61,7 @@ def _stream_table(states: list[health.StreamState], now: datetime, stale: set[st
             age = health.format_age(now - state.last_sync)
             verdict = "STALE" if state.stream in stale else "ok"
         rows.append((state.stream, _cursor_cell(state), last, age, str(state.rows), verdict))
-    return _table(rows)
+    return text_table(rows)
 
 
 def _stale(
@@ -67,17 +76,21 @@ def _stale(
 
 
 def _materialized(streams: list[str]) -> dict[str, datetime]:
-    """Each stream's latest materialization in the Dagster instance under DAGSTER_HOME, if set."""
+    """Each stream's latest materialization in the Dagster instance under DAGSTER_HOME, if set
+    and readable (status reads the warehouse either way)."""
     if not os.environ.get("DAGSTER_HOME"):
         return {}
     import dagster as dg  # only here: without an instance, status stays quick
 
     found = {}
-    with dg.DagsterInstance.get() as instance:
-        for stream in streams:
-            event = instance.get_latest_materialization_event(dg.AssetKey(stream))
-            if event:
-                found[stream] = datetime.fromtimestamp(event.timestamp, UTC)
+    try:
+        with dg.DagsterInstance.get() as instance:
+            for stream in streams:
+                event = instance.get_latest_materialization_event(dg.AssetKey(stream))
+                if event:
+                    found[stream] = datetime.fromtimestamp(event.timestamp, UTC)
+    except Exception as error:  # a read-only or foreign DAGSTER_HOME: only committed cursors count
+        typer.echo(f"note: Dagster runs under DAGSTER_HOME not read ({type(error).__name__})")
     return found
 
 
@@ -91,26 +104,82 @@ def _with_runs(states: list[health.StreamState]) -> list[health.StreamState]:
     return updated
 
 
-def _api_reconciliation(store: Warehouse) -> health.Finding | None:
+def _api_reconciliation(store: Warehouse, tolerance: float) -> health.Finding | None:
     """Live customers against Voucherify's total, when its credentials are in the environment."""
     if not all(os.environ.get(name) for name in VOUCHERIFY_ENV):
         return None
     base_url, app_id, app_token = (os.environ[name] for name in VOUCHERIFY_ENV)
     try:
         total = health.voucherify_customer_total(voucherify_client(base_url, app_id, app_token))
-    except (ApiError, ConfigError) as error:
+    except (ApiError, ConfigError) as error:  # a warning: the API, not the warehouse, is at fault
         summary = f"voucherify_customers: could not read the API's total: {error}"
-        return health.Finding("count_matches_api", "voucherify_customers", False, summary)
+        return health.Finding("api_total", "voucherify_customers", False, summary)
     rows = health.live_rows(store, "voucherify_customers")
-    return health.count_matches("voucherify_customers", rows, total)
+    return health.count_matches("voucherify_customers", rows, total, tolerance)
 
 
 def _missing_warehouse(url: str) -> bool:
     """True when the URL names a DuckDB file that does not exist (status creates nothing)."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "duckdb" or parsed.database in (None, "", ":memory:"):
+    parsed = resolve_url(url, allow_ephemeral=True)
+    if parsed.get_backend_name() != "duckdb" or is_ephemeral(parsed):
         return False
     return not Path(parsed.database).exists()
+
+
+def _unreadable(error: WarehouseError, shown: str) -> typer.Exit:
+    """Say why the warehouse cannot be read now; EXIT_BUSY when a sync holds the file."""
+    holder = _LOCK_HOLDER.search(str(error))
+    if holder:
+        typer.echo(
+            f"warehouse {shown} is in use by another process ({holder[1]}, PID {holder[2]}; a"
+            " sync?): DuckDB lets no other process read it meanwhile; run `promosync status`"
+            " again when it ends"
+        )
+        return typer.Exit(EXIT_BUSY)
+    typer.echo(f"warehouse {shown} cannot be read: {error}")
+    return typer.Exit(1)
+
+
+def _open_read_only(url: str) -> Warehouse:
+    """The warehouse opened to read only (a read-only file or role is enough). In a process that
+    already writes to the same DuckDB file (a library user), DuckDB wants that mode: that one."""
+    store = Warehouse(url, read_only=True)
+    try:
+        with store.engine.connect():
+            return store
+    except DATABASE_ERRORS as error:
+        if "different configuration" not in str(error):
+            raise
+    store.dispose()
+    return Warehouse(url)
+
+
+def _checks(
+    store: Warehouse,
+    now: datetime,
+    shown_url: str,
+    stale_after: timedelta,
+    pending_after: timedelta,
+    count_tolerance: float,
+) -> tuple:
+    """Stream states, pending pushes, stale streams, every finding, and the API's count."""
+    missing = health.missing_tables(store)
+    if missing:
+        typer.echo(f"warehouse {shown_url} lacks {', '.join(missing)}: run `promosync sync`")
+        raise typer.Exit(1)
+    states = _with_runs(health.stream_states(store))
+    pending = health.pending_pushes(store, now, pending_after)
+    stale = _stale(states, now, stale_after)
+    findings = [
+        *stale,
+        *(health.duplicate_keys(store, table, key) for table, key in health.RAW_TABLES.items()),
+        pending,
+        *(
+            health.Finding("warehouse", p.stream, False, str(p))
+            for p in preflight.find_problems(store, now)
+        ),
+    ]
+    return states, pending, stale, findings, _api_reconciliation(store, count_tolerance)
 
 
 def status(
@@ -120,40 +189,46 @@ def status(
     pending_max_age: str = typer.Option(
         "1h", help="A push job left pending longer than this needs attention."
     ),
+    count_tolerance: float = typer.Option(
+        5.0,
+        min=0.0,
+        help="Percent by which live customers may differ from the API's total (deletes since"
+        " the last reconciliation, customers created since the last sync) and still pass.",
+    ),
 ) -> None:
-    """Show each stream's state, pending pushes and failed checks; exit 1 if one needs attention."""
+    """Show each stream's state, pending pushes and failed checks; exit 1 if one needs attention.
+
+    Exit 75 when another process (a sync) holds the DuckDB file; status only ever reads.
+    """
     # A stream never synced is listed but not counted (a platform you do not use is no fault),
-    # unless nothing has synced at all. The API count only warns: deletes show after the nightly
-    # reconciliation.
+    # unless nothing has synced at all.
     stale_after, pending_after = parse_duration(max_age), parse_duration(pending_max_age)
     url = warehouse_url()
-    shown_url = sa.engine.make_url(url).render_as_string(hide_password=True)
-    if _missing_warehouse(url):
-        typer.echo(f"warehouse {shown_url} does not exist: run `promosync sync` first")
-        raise typer.Exit(1)
-    now = datetime.now(UTC)
-    store = Warehouse(url)
+    shown_url = display_url(url)
+    store, now = None, datetime.now(UTC)
     try:
-        missing = health.missing_tables(store)
-        if missing:
-            typer.echo(f"warehouse {shown_url} lacks {', '.join(missing)}: run `promosync sync`")
+        if _missing_warehouse(url):
+            typer.echo(f"warehouse {shown_url} does not exist: run `promosync sync` first")
             raise typer.Exit(1)
-        states = _with_runs(health.stream_states(store))
-        pending = health.pending_pushes(store, now, pending_after)
-        stale = _stale(states, now, stale_after)
-        failed = [
-            *stale,
-            *(health.duplicate_keys(store, table, key) for table, key in health.RAW_TABLES.items()),
-            pending,
-        ]
-        reconciliation = _api_reconciliation(store)
+        store = _open_read_only(url)
+        states, pending, stale, failed, reconciliation = _checks(
+            store, now, shown_url, stale_after, pending_after, count_tolerance
+        )
+    except WarehouseError as error:
+        typer.echo(f"warehouse {shown_url}: {error}")
+        raise typer.Exit(1) from None
+    except DATABASE_ERRORS as error:
+        raise _unreadable(warehouse_error(error, url, "reading"), shown_url) from None
     finally:
-        store.dispose()
+        if store is not None:
+            store.dispose()
 
     failed = [finding for finding in failed if not finding.passed]
-    checks = [f"  FAIL  {finding.check}: {finding.summary}" for finding in failed]
+    warned = []
     if reconciliation and not reconciliation.passed:
-        checks.append(f"  WARN  {reconciliation.check}: {reconciliation.summary}")
+        (warned if reconciliation.check == "api_total" else failed).append(reconciliation)
+    checks = [f"  FAIL  {finding.check}: {finding.summary}" for finding in failed]
+    checks += [f"  WARN  {finding.check}: {finding.summary}" for finding in warned]
     table = _stream_table(states, now, {finding.subject for finding in stale})
     lines = [f"warehouse  {shown_url}", "", table, "", f"pending pushes  {pending.summary}"]
     lines.append("failed checks" + ("" if checks else "  none"))

@@ -9,23 +9,27 @@ from typing import Any
 import dagster as dg
 from promosync.connectors import catalog
 from promosync.connectors.stream import Stream, sync_function
-from promosync.pipelines.asset_policy import KINDS, RETRY, fatal_errors, report_metadata
+from promosync.pipelines.asset_policy import KINDS, RETRY
+from promosync.pipelines.pull_step import pull_step
 from promosync.pipelines.stream_options import arguments, config_class
 
 WAREHOUSE = "warehouse"  # the resource key of the warehouse; a platform's API is its own key
 
 
 def pull_asset(stream: Stream) -> dg.AssetsDefinition:
-    """The asset that runs `stream`'s sync function with the platform's client and the warehouse."""
-    sync = sync_function(stream)
+    """The asset that runs `stream`'s sync function with the platform's client and the warehouse,
+    in a pull step (start-of-run checks, progress, failures as one line)."""
+    sync_function(stream)  # a stream without one fails here, when the definitions load
 
     def run(context: dg.AssetExecutionContext, chosen: dict[str, Any]) -> dg.MaterializeResult:
         api = getattr(context.resources, stream.platform)
-        with fatal_errors(), getattr(context.resources, WAREHOUSE).warehouse() as store:
-            report = sync(api.client(), store, **chosen)
-        metadata = report_metadata(report)
-        context.log.info(f"{stream.name}: {metadata}")
-        return dg.MaterializeResult(metadata=metadata)
+        warehouse = getattr(context.resources, WAREHOUSE)
+        sync = sync_function(stream)  # the one registered now: a test may put a fake in
+        full_refresh = chosen.get("full_refresh", False)  # its checks then refuse no cursor
+        with pull_step(stream.name, warehouse, full_refresh=full_refresh) as step:
+            result = step.result(sync(step.track(api.client()), step.store, **chosen))
+        context.log.info(f"{stream.name}: {result.metadata}")
+        return result
 
     if stream.options:
         options = config_class(stream)

@@ -11,15 +11,21 @@ from typing import Any
 
 import dagster as dg
 from promosync.connectors.cursor import parse_instant
-from promosync.connectors.stream import LAG, LEDGERS, RECONCILE, SWEEP, WINDOW, Stream
+from promosync.connectors.stream import LAG, LEDGERS, RECONCILE, REFRESH, SWEEP, WINDOW, Stream
 from promosync.connectors.talon_one.entities import EntitySource
 from promosync.connectors.talon_one.transactions import DEFAULT_LAG
 
 
-class WindowOptions(dg.Config):
-    """Incremental by default; a full refresh, or a backfill window that moves no cursor."""
+class RefreshOptions(dg.Config):
+    """Incremental by default; a full refresh resets every cursor of the stream, reads it all
+    again and marks the rows it no longer has with `_deleted_at`."""
 
     full_refresh: bool = False
+
+
+class WindowOptions(RefreshOptions):
+    """Incremental by default; a full refresh, or a backfill window that moves no cursor."""
+
     backfill_start: str | None = None  # ISO instant; with backfill_end, re-read that window only
     backfill_end: str | None = None
 
@@ -30,8 +36,8 @@ class ReconcileOptions(dg.Config):
     reconcile: bool = False
 
 
-class SweepOptions(dg.Config):
-    """Changed parent entities only, or every one of them on a full sweep."""
+class SweepOptions(RefreshOptions):
+    """Changed parent entities only, or every one of them on a full sweep (or full refresh)."""
 
     full_sweep: bool = False
     concurrency: int = 4
@@ -77,7 +83,17 @@ def backfill_window(config: WindowOptions) -> tuple[datetime, datetime] | None:
             "a backfill needs both backfill_start and backfill_end (ISO instants)",
             allow_retries=False,
         )
-    start, end = parse_instant(config.backfill_start), parse_instant(config.backfill_end)
+    if config.full_refresh:
+        raise dg.Failure(
+            "full_refresh re-reads everything and a backfill one window: set one of them",
+            allow_retries=False,
+        )
+    try:
+        start, end = parse_instant(config.backfill_start), parse_instant(config.backfill_end)
+    except ValueError as error:
+        raise dg.Failure(
+            f"backfill_start and backfill_end must be ISO instants: {error}", allow_retries=False
+        ) from None
     if start >= end:
         raise dg.Failure(
             f"backfill_start {start} must be before backfill_end {end}", allow_retries=False
@@ -96,12 +112,20 @@ def _ledgers(config: Any) -> dict[str, Any]:
 
 # Each option: its config fields, and the sync function's keyword arguments from them.
 OPTIONS: dict[str, tuple[type[dg.Config], Callable[[Any], dict[str, Any]]]] = {
+    REFRESH: (RefreshOptions, lambda c: {"full_refresh": c.full_refresh}),
     WINDOW: (
         WindowOptions,
         lambda c: {"full_refresh": c.full_refresh, "window": backfill_window(c)},
     ),
     RECONCILE: (ReconcileOptions, lambda c: {"reconcile": c.reconcile}),
-    SWEEP: (SweepOptions, lambda c: {"full_sweep": c.full_sweep, "concurrency": c.concurrency}),
+    SWEEP: (
+        SweepOptions,
+        lambda c: {
+            "full_refresh": c.full_refresh,
+            "full_sweep": c.full_sweep,
+            "concurrency": c.concurrency,
+        },
+    ),
     LEDGERS: (LedgerOptions, _ledgers),
     LAG: (LagOptions, lambda c: {"lag": timedelta(seconds=c.lag_seconds)}),
 }
@@ -109,10 +133,17 @@ OPTIONS: dict[str, tuple[type[dg.Config], Callable[[Any], dict[str, Any]]]] = {
 
 def config_class(stream: Stream) -> type[dg.Config]:
     """The config of `stream`'s asset: the fields of every option it declares (one at least)."""
-    bases = tuple(OPTIONS[option][0] for option in stream.options)
+    groups = [OPTIONS[option][0] for option in stream.options]
+    # A group that another one extends (refresh, in window and sweep) comes with it.
+    bases = tuple(g for g in groups if not any(o is not g and issubclass(o, g) for o in groups))
     name = "".join(part.title() for part in stream.name.split("_")) + "Config"
     options = ", ".join(stream.options)
     return type(name, bases, {"__doc__": f"Run options of {stream.name}: {options}."})
+
+
+def option_fields(stream: Stream) -> set[str]:
+    """The config fields of `stream`'s asset (none when it declares no option)."""
+    return {name for option in stream.options for name in OPTIONS[option][0].model_fields}
 
 
 def arguments(stream: Stream, config: dg.Config) -> dict[str, Any]:

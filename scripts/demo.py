@@ -48,9 +48,13 @@ def main() -> None:
     try:
         print(f"sandbox: {urls['VOUCHERIFY_BASE_URL']} (Voucherify), {urls['TALON_ONE_BASE_URL']}")
         env = {**os.environ, **urls, **CREDENTIALS, "WAREHOUSE_URL": url}
-        subprocess.run(
-            [sys.executable, "-m", "promosync.pipelines.cli", "sync"], env=env, check=True
-        )
+        sync = subprocess.Popen([sys.executable, "-m", "promosync.pipelines.cli", "sync"], env=env)
+        try:
+            code = sync.wait()
+        except KeyboardInterrupt:  # the sync got the Ctrl-C too: it stops at a safe point
+            code = sync.wait()
+        if code:
+            raise SystemExit(code)  # the sync printed why
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -2,8 +2,8 @@
 
 Starts the sandbox as `make demo` does, then `dagster dev` (webserver and daemon) with the
 sandbox's URLs and credentials in its environment, `WAREHOUSE_URL` on .promosync/demo.duckdb
-and `DAGSTER_HOME` on the repository (its dagster.yaml keeps runs under .dagster/). Prints the
-URL and serves until Ctrl-C, which stops the UI and then the sandbox.
+and `DAGSTER_HOME` on .dagster/ (runs are kept there, private to the user). Prints the URL and
+serves until Ctrl-C, which stops the UI and then the sandbox.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.chdir(REPO)
+    os.umask(os.umask(0o077) | 0o077)  # the warehouse and Dagster's storage: this user's only
     port = args.port
     if not port_is_free(port):
         port = free_port()
@@ -98,7 +99,7 @@ def main() -> None:
         **urls,
         **CREDENTIALS,
         "WAREHOUSE_URL": f"duckdb:///{WAREHOUSE_FILE}",
-        "DAGSTER_HOME": str(REPO),
+        "DAGSTER_HOME": str(REPO / ".dagster"),
     }
     url = f"http://127.0.0.1:{port}"
     # Its own session: Ctrl-C reaches `dagster dev` once, from here, and it shuts down cleanly.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -14,6 +18,7 @@ from promosync.connectors.warehouse import Warehouse
 from promosync.pipelines.status_cli import status
 from typer.testing import CliRunner
 
+from tests.conftest import POSTGRES_URL
 from tests.pipelines.test_checks import drop_primary_key, duplicate_rows, open_push_job
 
 app = typer.Typer()
@@ -97,7 +102,9 @@ def test_stale_stream_pending_push_and_duplicates_exit_nonzero(
 def test_a_run_that_changed_nothing_still_counts_as_a_sync(tmp_path, monkeypatch) -> None:
     store = Warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     store.create_tables()
-    store.write_batch("voucherify_customers", ["id"], [], {("voucherify_customers", ""): "x"})
+    customer = {"id": "cust_1", "_raw": {}, "_synced_at": datetime(2025, 1, 1, tzinfo=UTC)}
+    cursor = {("voucherify_customers", ""): "2025-01-01T00:00:00.000Z"}
+    store.write_batch("voucherify_customers", ["id"], [customer], cursor)
     with store.engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE sync_state SET updated_at = :at"), {"at": datetime(2025, 1, 1)}
@@ -112,7 +119,7 @@ def test_a_run_that_changed_nothing_still_counts_as_a_sync(tmp_path, monkeypatch
     result = CliRunner().invoke(app, ["status"])
 
     assert result.exit_code == 0, result.output
-    assert lines_of(result.output)["voucherify_customers"].split()[-3:] == ["0s", "0", "ok"]
+    assert lines_of(result.output)["voucherify_customers"].split()[-3:] == ["0s", "1", "ok"]
 
 
 @pytest.mark.parametrize("arguments", [["--max-age", "soon"], ["--pending-max-age", "2 weeks"]])
@@ -128,3 +135,111 @@ def test_missing_warehouse_needs_attention_and_is_not_created(tmp_path, monkeypa
     result = CliRunner().invoke(app, ["status"])
     assert result.exit_code == 1 and "does not exist: run `promosync sync` first" in result.output
     assert not path.exists()
+
+
+@pytest.fixture
+def synced_file(sandbox, tmp_path, monkeypatch) -> str:
+    """A DuckDB warehouse holding every Voucherify customer, synced just now; its URL set."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    settings = sandbox.settings
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    store = Warehouse(url)
+    store.create_tables()
+    client = voucherify_client(
+        sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token
+    )
+    sync.sync_customers(client, store)
+    store.dispose()
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    monkeypatch.setenv("VOUCHERIFY_BASE_URL", sandbox.voucherify_url)
+    monkeypatch.setenv("VOUCHERIFY_APP_ID", settings.voucherify_app_id)
+    monkeypatch.setenv("VOUCHERIFY_APP_TOKEN", settings.voucherify_app_token)
+    return url
+
+
+@pytest.mark.parametrize(
+    ("deleted", "tolerance", "code"), [(10, "5", 0), (30, "5", 1), (287, "5", 1), (30, "20", 0)]
+)
+def test_a_count_gap_over_the_tolerance_needs_attention(
+    synced_file, voucherify_admin, deleted: int, tolerance: str, code: int
+) -> None:
+    voucherify_admin.post("/_sandbox/mutate", json={"delete_customers": deleted})
+
+    result = CliRunner().invoke(app, ["status", "--count-tolerance", tolerance])
+
+    assert result.exit_code == code, result.output
+    gap = f"voucherify_customers: 300 live rows, the API reports {300 - deleted}"
+    if code:
+        assert f"FAIL  count_matches_api: {gap} (off by {deleted}, over {tolerance} %)" in (
+            result.output
+        )
+        assert "run `promosync sync --only voucherify_customers`" in result.output
+    else:
+        assert "count_matches_api" not in result.output
+
+
+def test_status_reads_a_read_only_warehouse(synced_file, monkeypatch) -> None:
+    monkeypatch.setenv("WAREHOUSE_URL", f"{synced_file}?access_mode=read_only")
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 0, result.output
+    assert lines_of(result.output)["voucherify_customers"].split()[-2:] == ["300", "ok"]
+
+
+def test_status_while_another_process_holds_the_file_says_so(synced_file) -> None:
+    path = synced_file.removeprefix("duckdb:///")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({path!r}); print(1);"
+         " sys.stdout.flush(); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "1"  # the lock is held, as by a sync
+        result = CliRunner().invoke(app, ["status"])
+    finally:
+        holder.communicate(timeout=30)
+    assert result.exit_code == 75
+    python = os.path.realpath(sys.executable)  # as DuckDB names the holder
+    assert result.output.strip() == (
+        f"warehouse {synced_file} is in use by another process ({python}, PID"
+        f" {holder.pid}; a sync?): DuckDB lets no other process read it meanwhile; run"
+        " `promosync status` again when it ends"
+    )
+
+
+@pytest.mark.parametrize("url", ["duckdb:///", "duckdb:///:memory:"])
+def test_status_refuses_a_warehouse_that_does_not_persist(url, monkeypatch) -> None:
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"warehouse {url}: WAREHOUSE_URL '{url}' names no database")
+    assert "Traceback" not in result.output
+
+
+def test_status_reads_with_a_role_that_may_only_select(monkeypatch) -> None:
+    schema, role = f"t_{uuid.uuid4().hex[:12]}", f"reader_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    owner = Warehouse(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+    owner.create_tables()
+    customer = {"id": "cust_1", "_raw": {}, "_synced_at": datetime.now(UTC)}
+    cursor = {("voucherify_customers", ""): "2025-06-01T00:00:00.000Z"}
+    owner.write_batch("voucherify_customers", ["id"], [customer], cursor)
+    owner.dispose()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    for name in ("VOUCHERIFY_BASE_URL", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    reader = POSTGRES_URL.replace("postgres@", f"{role}@")
+    monkeypatch.setenv("WAREHOUSE_URL", f"{reader}?options=-csearch_path%3D{schema}")
+    try:
+        result = CliRunner().invoke(app, ["status"])
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
+    assert result.exit_code == 0, result.output
+    assert lines_of(result.output)["voucherify_customers"].split()[-2:] == ["1", "ok"]

@@ -142,9 +142,16 @@ def sync_transactions(
     programs: Mapping[int, bool] | None = None,
     now: datetime | None = None,
 ) -> SyncReport:
-    """Entries created since each program's (or ledger's) cursor; a backfill `window` moves none."""
+    """Entries created since each program's (or ledger's) cursor; a backfill `window` moves none.
+
+    A full refresh resets every cursor, reads every window from the start and marks the rows it
+    did not meet again.
+    """
     started = signpost(now)
     chosen = resolve_mode(t1, mode)
+    refresh = full_refresh and window is None
+    if refresh:
+        warehouse.reset_cursors(TRANSACTIONS.name)
     bounds = window_bounds(started, lag, full_refresh, window)
     size = page_size or TRANSACTIONS.required("page_size")
     with measured(TRANSACTIONS, t1, warehouse) as report:
@@ -161,4 +168,6 @@ def sync_transactions(
             end = bounds(None)[1]
             writer.commit([], {WHOLE_STREAM: end})
             report.cursor_after = end
+        if refresh:
+            report.deleted = writer.mark_unwritten_deleted()
     return report

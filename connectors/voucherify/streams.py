@@ -10,6 +10,7 @@ from promosync.connectors.stream import (
     CURSOR_FORWARD,
     FRESH,
     RECONCILE,
+    REFRESH,
     SWEEP,
     UNIQUE_KEY,
     WINDOW,
@@ -149,5 +150,6 @@ LOYALTY_TRANSACTIONS = Stream(
     records_key="data",
     to_row=_loyalty_transaction_row,
     cost_per_entity=1,
+    options=(REFRESH,),
 )
 STREAMS = {s.name: s for s in (CUSTOMERS, ACTIVITIES, SEGMENTS, LOYALTY_TRANSACTIONS)}

@@ -78,9 +78,12 @@ def pull_customers(
     window: tuple[datetime, datetime] | None = None,
     reconcile: bool = False,
 ) -> SyncReport:
-    """The customers asset's run: the sync, then (`reconcile`) the deletes, in one report."""
+    """The customers asset's run: the sync, then (`reconcile`, or after a `full_refresh`, which
+    resets the cursor first) the deletes, in one report."""
+    if full_refresh:
+        warehouse.reset_cursors(CUSTOMERS.name)
     report = sync_customers(client, warehouse, full_refresh=full_refresh, window=window)
-    if reconcile:
+    if reconcile or full_refresh:
         deletes = reconcile_customers(client, warehouse)
         report.deleted = deletes.deleted
         report.requests += deletes.requests
@@ -97,9 +100,15 @@ def _per_customer(
     full_sweep: bool,
     concurrency: int,
     replace: bool,
+    full_refresh: bool,
 ) -> SyncReport:
-    """Visit the customers changed since the stream's watermark (all on a full sweep)."""
-    customer_ids, watermark = changed_since(warehouse, CUSTOMERS, stream, full_sweep)
+    """Visit the customers changed since the stream's watermark (all on a full sweep); a full
+    refresh visits every customer from the start and marks the rows it did not meet again."""
+    if full_refresh:
+        warehouse.reset_cursors(stream.name)
+    customer_ids, watermark = changed_since(
+        warehouse, CUSTOMERS, stream, full_sweep or full_refresh
+    )
     with measured(stream, client, warehouse) as report:
         writer = StreamWriter(stream, warehouse, report, signpost())
         fan_out(
@@ -110,6 +119,8 @@ def _per_customer(
         # Every changed customer is visited: the watermark may move.
         writer.commit([], {WHOLE_STREAM: watermark})
         report.cursor_after = watermark
+        if full_refresh:
+            report.deleted = writer.mark_unwritten_deleted()
     return report
 
 
@@ -132,28 +143,45 @@ def _fetch_segments(
 
 @pulls(ACTIVITIES)
 def sync_activities(
-    client: ApiClient, warehouse: Warehouse, *, full_sweep: bool = False, concurrency: int = 4
+    client: ApiClient,
+    warehouse: Warehouse,
+    *,
+    full_sweep: bool = False,
+    concurrency: int = 4,
+    full_refresh: bool = False,
 ) -> SyncReport:
     """New activity of customers changed since the last run (all customers on a full sweep)."""
     return _per_customer(
-        client, warehouse, ACTIVITIES, _fetch_activity, full_sweep, concurrency, replace=False
-    )
+        client, warehouse, ACTIVITIES, _fetch_activity, full_sweep, concurrency,
+        replace=False, full_refresh=full_refresh,
+    )  # fmt: skip
 
 
 @pulls(SEGMENTS)
 def sync_segments(
-    client: ApiClient, warehouse: Warehouse, *, full_sweep: bool = False, concurrency: int = 4
+    client: ApiClient,
+    warehouse: Warehouse,
+    *,
+    full_sweep: bool = False,
+    concurrency: int = 4,
+    full_refresh: bool = False,
 ) -> SyncReport:
     """The current segments of customers changed since the last run, replacing what was there."""
     return _per_customer(
-        client, warehouse, SEGMENTS, _fetch_segments, full_sweep, concurrency, replace=True
-    )
+        client, warehouse, SEGMENTS, _fetch_segments, full_sweep, concurrency,
+        replace=True, full_refresh=full_refresh,
+    )  # fmt: skip
 
 
 @pulls(LOYALTY_TRANSACTIONS)
-def sync_loyalty_transactions(client: ApiClient, warehouse: Warehouse) -> SyncReport:
-    """New transactions of every loyalty campaign, each campaign by its own id cursor."""
+def sync_loyalty_transactions(
+    client: ApiClient, warehouse: Warehouse, *, full_refresh: bool = False
+) -> SyncReport:
+    """New transactions of every loyalty campaign, each campaign by its own id cursor; a full
+    refresh reads every campaign from the start and marks the rows it did not meet again."""
     stream = LOYALTY_TRANSACTIONS
+    if full_refresh:
+        warehouse.reset_cursors(stream.name)
     synced_at = signpost()
     with measured(stream, client, warehouse) as report:
         writer = StreamWriter(stream, warehouse, report, synced_at)
@@ -171,4 +199,6 @@ def sync_loyalty_transactions(client: ApiClient, warehouse: Warehouse) -> SyncRe
             log.info("%s: campaign %s read, %d rows", stream.name, campaign_id, report.written)
         # The stream-wide entry marks the last complete run (cursors are per campaign).
         writer.commit([], {WHOLE_STREAM: format_instant(synced_at)})
+        if full_refresh:
+            report.deleted = writer.mark_unwritten_deleted()
     return report

@@ -1,0 +1,83 @@
+"""The frame of every pull asset: checks at the start, progress counted at each committed batch,
+and failures as one line that says what to do, retried only when a retry can pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import dagster as dg
+from promosync.connectors import preflight
+from promosync.connectors.report import SyncReport
+from promosync.connectors.warehouse import BatchResult, Warehouse
+from promosync.pipelines import progress
+from promosync.pipelines.asset_policy import fatal_errors, report_metadata
+from promosync.pipelines.resources import WarehouseResource
+
+Client = TypeVar("Client")
+
+
+class PullStep:
+    """One pull asset's run: its warehouse, the clients it counts, and what it committed."""
+
+    def __init__(
+        self,
+        stream: str,
+        store: Warehouse,
+        repaired: list[preflight.Problem],
+        shown: progress.StreamProgress,
+    ) -> None:
+        self.stream, self.store, self.repaired, self.progress = stream, store, repaired, shown
+
+    def track(self, client: Client) -> Client:
+        """Count `client`'s requests in this step's progress (both clients of a TalonOne; none
+        of a client that keeps no counters)."""
+        parts = [getattr(client, name, None) for name in ("integration", "management")]
+        counted = [part for part in parts if part is not None] or [client]
+        self.progress.clients.extend(part for part in counted if hasattr(part, "counters"))
+        return client
+
+    def committed(self, batch: BatchResult) -> None:
+        """After each committed batch: count it (the stream's writer then stops on a signal)."""
+        self.progress.inserted += batch.inserted
+        self.progress.updated += batch.updated
+
+    def partial(self) -> dict[str, Any]:
+        """What the step committed before it stopped, as metadata."""
+        totals = self.progress.totals()
+        totals.pop("retry_causes")
+        return {"inserted": self.progress.inserted, "updated": self.progress.updated, **totals}
+
+    def result(self, report: SyncReport, **extra: object) -> dg.MaterializeResult:
+        """The materialization: the report, retries (by cause) and any repair made first."""
+        metadata: dict[str, Any] = {**report_metadata(report), **extra}
+        totals = self.progress.totals()
+        metadata["retries"] = totals["retries"]
+        if totals["retry_causes"]:
+            causes = sorted(totals["retry_causes"].items(), key=lambda item: -item[1])
+            metadata["retry_causes"] = ", ".join(f"{cause}: {count}" for cause, count in causes)
+        if self.repaired:
+            metadata["repaired"] = " | ".join(problem.repaired() for problem in self.repaired)
+        return dg.MaterializeResult(metadata=metadata)
+
+
+@contextmanager
+def pull_step(
+    stream: str, warehouse: WarehouseResource, *, full_refresh: bool = False
+) -> Iterator[PullStep]:
+    """Open the warehouse for `stream`'s asset: tables checked and repaired (a full refresh,
+    which resets the stream's cursors, is not refused for them), committed batches counted."""
+    shown = progress.StreamProgress(stream)
+    step: PullStep | None = None
+    with (
+        progress.running(shown),
+        fatal_errors(lambda: step.partial() if step else {}),
+        warehouse.warehouse(create_tables=False) as store,
+    ):
+        refuse = () if full_refresh else (stream,)  # a full refresh resets what would be refused
+        repaired = preflight.prepare(store, datetime.now(UTC), refuse_for=refuse)
+        step = PullStep(stream, store, repaired, shown)
+        store.after_commit = step.committed
+        yield step
