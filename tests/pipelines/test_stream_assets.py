@@ -82,6 +82,8 @@ def test_a_new_declaration_becomes_an_asset_with_its_checks_config_and_cli_choic
     ]
     assert "voucherify_vouchers" in run.streams_by_platform()["voucherify"]
     run.resolve_only("voucherify_vouchers")  # a valid `--only` choice
+    cli_config = run.run_config("voucherify", True, None, True)["ops"]["voucherify_vouchers"]
+    assert cli_config == {"config": {"full_refresh": True}}  # no sweep option: no full_sweep
 
     class Api:
         def client(self) -> str:
