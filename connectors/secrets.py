@@ -31,7 +31,10 @@ CREDENTIAL_PATTERNS = (
     re.compile(r"(X-App-(?:Id|Token)['\"]?\s*[:=]\s*['\"]?)[^\s'\",;}]+", re.IGNORECASE),
     re.compile(r"(://[^/\s:@]+:)[^@\s/]+(?=@)"),
 )
-SHORTEST_SECRET = 4  # shorter values are not masked: they would mask ordinary words
+# Shorter values are not masked: they would mask ordinary words. A value given to scrub() is
+# masked from 4 characters; one remembered for every later text (any logger's) from 8: a real
+# key is longer, and a test's "wrong" must not vanish from every other message.
+SHORTEST_SECRET, SHORTEST_REMEMBERED = 4, 8
 _known: set[str] = set()  # every credential read in this process, in each form it may take
 _known_lock = threading.Lock()
 _LOGGER_PREFIXES = ("urllib3", "promosync")
@@ -88,7 +91,7 @@ def remember(*secrets: str) -> None:
         form
         for secret in secrets
         for form in (secret, secret.strip(), quote(secret.strip(), safe=""))
-        if len(form) >= SHORTEST_SECRET
+        if len(form) >= SHORTEST_REMEMBERED
     }
     if forms - _known:
         with _known_lock:
