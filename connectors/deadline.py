@@ -44,7 +44,7 @@ class Watchdog:
         os.register_at_fork(after_in_child=self._reset)  # a forked child has no watchdog yet
 
     def _reset(self) -> None:
-        self.lock = threading.Condition()
+        self.lock = threading.Condition(threading.Lock())
         self._active: set[Deadline] = set()
         self._wake_at = math.inf
         self._thread: threading.Thread | None = None

@@ -229,3 +229,25 @@ def test_urllib3_log_records_are_scrubbed_of_keys(caplog) -> None:
     assert "X-App-Token: ***" in caplog.text
     assert "Invalid header value b'***" in caplog.text
     assert "ApiKey-v1 ***" in caplog.text
+
+
+def test_the_resources_http_fields_reach_every_client(sandbox, monkeypatch) -> None:
+    from promosync.pipelines.resources import HttpConfig, VoucherifyResource
+    from promosync.pipelines.talon_one_assets import TalonOneResource
+
+    monkeypatch.setenv("PROMOSYNC_HTTP_READ_TIMEOUT", "7")
+    settings = sandbox.settings
+    voucherify = VoucherifyResource(
+        base_url=sandbox.voucherify_url, app_id=settings.voucherify_app_id,
+        app_token=settings.voucherify_app_token, http=HttpConfig(total_timeout=30),
+    )  # fmt: skip
+    talon_one = TalonOneResource(
+        base_url=sandbox.talon_one_url, api_key=settings.talon_one_api_key,
+        management_key=settings.talon_one_management_key,
+        http=HttpConfig(max_response_bytes=1_000_000),
+    )  # fmt: skip
+    expected = HttpSettings(read_timeout=7, total_timeout=30)  # a field, else the variable
+    assert voucherify.client().settings == expected
+    t1 = talon_one.client()
+    expected = HttpSettings(read_timeout=7, max_response_bytes=1_000_000)
+    assert t1.integration.settings == t1.management.settings == expected

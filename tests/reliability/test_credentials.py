@@ -227,6 +227,8 @@ def test_commands_refuse_an_unusable_key_before_any_request_and_store_nothing(
     assert requests_seen() == before
     assert_no_part_of(value, output)
     stored = [p for p in tmp_path.rglob("*") if p.is_file()]
+    if args[0] == "sync":  # the run and its event log are in DAGSTER_HOME: scanned too
+        assert any(p.suffix == ".db" for p in stored)
     assert_no_part_of(value, *(p.read_bytes().decode("utf-8", "replace") for p in stored))
 
 
