@@ -84,7 +84,9 @@ class Watchdog:
                     if deadline.connection is not None:
                         deadline.connection.cut()
                 self._wake_at = min((d.at for d in self._active), default=math.inf)
-                self.lock.wait(None if self._wake_at == math.inf else self._wake_at - now)
+                self.lock.wait(
+                    None if self._wake_at == math.inf else min(self._wake_at - now, 3600)
+                )
 
 
 WATCHDOG = Watchdog()
@@ -94,6 +96,7 @@ class WatchedConnection(HTTPConnection):
     """An HTTP connection the watchdog can cut while a read is blocked on it."""
 
     _spare: socket.socket | None = None  # a duplicate of the socket, shut down by `cut`
+    _deadline: Deadline | None = None  # of the request using the connection now
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
@@ -110,7 +113,15 @@ class WatchedConnection(HTTPConnection):
     def _watch(self) -> None:
         deadline = WATCHDOG.current()
         if deadline is not None:
-            deadline.connection = self
+            deadline.connection, self._deadline = self, deadline
+
+    def unwatch(self) -> None:
+        """Back in the pool: the deadline of the request that used it must not cut it any more
+        (urllib3 returns a connection as its body's last byte is read, before the request ends)."""
+        if self._deadline is not None:
+            with WATCHDOG.lock:
+                self._deadline.connection = None
+            self._deadline = None
 
     def cut(self) -> None:
         """Shut the connection down both ways (called by the watchdog, under its lock)."""
@@ -130,11 +141,20 @@ class WatchedHTTPSConnection(WatchedConnection, HTTPSConnection):
     """The HTTPS flavour: the TLS handshake too is cut at the deadline."""
 
 
-class WatchedPool(HTTPConnectionPool):
+class _Unwatching:
+    """A pool that detaches a connection from its request's deadline as it takes it back."""
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            conn.unwatch()
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class WatchedPool(_Unwatching, HTTPConnectionPool):
     ConnectionCls = WatchedConnection
 
 
-class WatchedHTTPSPool(HTTPSConnectionPool):
+class WatchedHTTPSPool(_Unwatching, HTTPSConnectionPool):
     ConnectionCls = WatchedHTTPSConnection
 
 
