@@ -84,7 +84,7 @@ class ApiClient:
             if problem := refusal(value, spaces=True):
                 raise ConfigError(f"{credentials_name}: a header value {problem}")
         # Credentials to scrub from any text a message quotes (a header value, and its key alone).
-        self._secrets = [part for value in headers.values() for part in (value, value.split()[-1])]
+        self._secrets = [part for v in headers.values() for part in (v, *v.split()[-1:])]
         remember(*self._secrets)
         scrub_logs()
         self.base_url = base_url.rstrip("/")
