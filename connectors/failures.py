@@ -4,13 +4,14 @@ A failure the same request would meet again — TLS against a plain-http port, a
 certificate, a service that does not speak HTTP, a server that never answers — is `foreign`:
 before the API has answered once, it means the base URL (or the proxy, or the CA bundle) is
 wrong, so it fails at once and names what to check. Later, the same failures are passing faults
-and retried. Only exception class names and fixed words are quoted: urllib3's texts may hold
-URLs or a server's bytes.
+and retried. Only exception class names, fixed words and OpenSSL's reason for refusing a
+certificate are quoted: urllib3's texts may hold URLs or a server's bytes.
 """
 
 from __future__ import annotations
 
 import http.client
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -75,6 +76,12 @@ def classify(
     if isinstance(error, SSLError):
         return _tls(str(error), base_url_name)
     if isinstance(error, ReadTimeoutError):
+        # urllib3 reports the timeout that ran out: the connect timeout if it was the handshake.
+        waited = re.search(r"read timeout=([\d.]+)", str(error))
+        if waited and float(waited[1]) == settings.connect_timeout != settings.read_timeout:
+            reason = f"no TLS handshake within {settings.connect_timeout:g} s"
+            check = f"{base_url_name}, or raise {describe('connect_timeout')}"
+            return Failure(reason, "TLS failed", True, True, check)
         reason = f"no answer within {settings.read_timeout:g} s"
         check = f"{base_url_name}, or raise {describe('read_timeout')}"
         return Failure(reason, "read timeout", False, True, check)

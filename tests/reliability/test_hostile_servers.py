@@ -297,3 +297,16 @@ def test_the_total_timeout_ends_a_trickle_that_the_read_timeout_never_would():
         error = meet(client, lambda c: c.get_json("/v1/customers"))
     assert "the answer was not complete within 2 s" in str(error)
     assert 2 <= time.monotonic() - started < 10
+
+
+def test_a_tls_handshake_that_never_comes_is_named_with_the_connect_timeout():
+    """A port that accepts and stays silent, reached over https: the handshake's own timeout."""
+    limits = HttpSettings(connect_timeout=0.5, read_timeout=30)
+    with hostile.HostileServer(hostile.silent) as server:
+        client = voucherify_client(server.https_url, APP_ID, TOKEN, settings=limits)
+        error = meet(client, lambda c: c.get_json("/v1/customers"))
+    assert str(error) == (
+        f"{WHERE} failed with no answer: no TLS handshake within 0.5 s; {BASE}, or raise"
+        " PROMOSYNC_HTTP_CONNECT_TIMEOUT (resource field http.connect_timeout)"
+    )
+    assert client.counters.requests == 1
