@@ -20,7 +20,12 @@ from promosync.connectors.errors import (
     UnexpectedAnswer,
 )
 from promosync.connectors.failures import classify, host_of
-from promosync.connectors.http_settings import HttpSettings, ca_bundle, check_base_url
+from promosync.connectors.http_settings import (
+    HttpSettings,
+    ca_bundle,
+    check_base_url,
+    environment_proxy,
+)
 from promosync.connectors.ratelimit import RateLimiter, RequestCounters, retry_after
 from promosync.connectors.secrets import refusal, remember, scrub, scrub_logs
 from promosync.connectors.transport import (
@@ -30,7 +35,6 @@ from promosync.connectors.transport import (
     Response,
     Transport,
     encode_json,
-    environment_proxy,
     query_string,
 )
 from tenacity import (
@@ -101,7 +105,8 @@ class ApiClient:
             "Accept": "*/*",
             "Accept-Encoding": "gzip, deflate",
         }
-        self.proxy = environment_proxy(self.base_url)  # read once, as the client is made
+        # Read once, as the client is made.
+        self.proxy = environment_proxy(self.base_url)
         self.transport: Transport = PooledTransport(
             self.settings, pool_size, proxy=self.proxy, ca_bundle=ca_bundle()
         )

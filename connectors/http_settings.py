@@ -8,10 +8,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import requests.utils
 from promosync.connectors.errors import ConfigError
-from promosync.connectors.secrets import trimmed_setting
+from promosync.connectors.secrets import remember, trimmed_setting
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 MIB = 1024 * 1024
 ENVIRONMENT = {
@@ -120,6 +123,38 @@ def check_base_url(url: str | None, variable: str) -> str:
             " Use https, or a loopback address for the local sandbox."
         )
     return url.rstrip("/")
+
+
+def environment_proxy(base_url: str) -> str | None:
+    """The proxy the environment sets for `base_url`, checked, or None.
+
+    Read as `requests` reads it (`HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`, unless `NO_PROXY`
+    excludes the host), trimmed, `http://` if it names no scheme. A proxy URL urllib3 cannot use
+    is a ConfigError naming its variable with the password masked (urllib3's own error would
+    quote the whole URL); the password is remembered for `scrub()`.
+    """
+    proxies = requests.utils.get_environ_proxies(base_url)
+    variable = f"{urlsplit(base_url).scheme.upper()}_PROXY (or ALL_PROXY)"
+    proxy = trimmed_setting(variable, proxies.get(urlsplit(base_url).scheme) or proxies.get("all"))
+    if not proxy:
+        return None
+    proxy = proxy if "://" in proxy else f"http://{proxy}"
+    shown = re.sub(r"//[^/?#]*@", "//***@", proxy)
+    try:
+        parts = urlsplit(proxy)
+        host, _ = parts.hostname, parts.port
+        remember(unquote(parts.password or ""))
+        parse_url(proxy)
+    except (ValueError, LocationParseError):  # a bad port, an unclosed IPv6 bracket
+        host = None
+    if not host or re.search(r"[\s\x00-\x1f\x7f]", proxy):
+        raise ConfigError(f"{variable}={shown!r} is not a proxy URL, e.g. http://proxy:3128")
+    if parts.scheme not in {"http", "https"}:
+        raise ConfigError(
+            f"{variable}={shown!r} is a {parts.scheme} proxy; promosync uses http:// or https://"
+            " proxies"
+        )
+    return proxy
 
 
 def _is_loopback(host: str) -> bool:

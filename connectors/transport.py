@@ -13,7 +13,6 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 import certifi
 import orjson
-import requests.utils
 import urllib3
 from promosync.connectors.deadline import POOL_CLASSES, WATCHDOG
 from promosync.connectors.http_settings import HttpSettings, describe
@@ -69,15 +68,6 @@ class BodyUnreadable(Exception):
 # to read raises urllib3's exception, a limit LimitExceeded. Tests and benchmarks wrap
 # `ApiClient.transport`.
 Transport = Callable[[str, str, bytes | None, Mapping[str, str]], Response]
-
-
-def environment_proxy(base_url: str) -> str | None:
-    """The proxy the environment sets for `base_url` (`HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`,
-    unless `NO_PROXY` excludes the host), read as `requests` reads it; `http://` if it names no
-    scheme."""
-    proxies = requests.utils.get_environ_proxies(base_url)
-    proxy = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
-    return requests.utils.prepend_scheme_if_needed(proxy, "http") if proxy else None
 
 
 def encode_json(value: Any) -> bytes:

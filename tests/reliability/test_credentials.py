@@ -324,3 +324,46 @@ def test_sync_with_a_query_string_in_the_base_url_sends_nothing(
     assert code == 1
     assert f"sync failed: VOUCHERIFY_BASE_URL={url!r} has a query string" in output
     assert requests_seen() == before
+
+
+# --- proxies ----------------------------------------------------------------------------------
+
+PROXIES = {
+    "a port out of range": ("http://me:pr0xy-pw@127.0.0.1:99999", "'http://***@127.0.0.1:99999'"
+                            " is not a proxy URL, e.g. http://proxy:3128"),
+    "an unclosed IPv6 bracket": ("http://me:pr0xy-pw@[::1:9", "'http://***@[::1:9' is not a proxy"
+                                 " URL, e.g. http://proxy:3128"),
+    "a space inside": ("http://me:pr0xy-pw@proxy .corp:3128", "'http://***@proxy .corp:3128' is"
+                       " not a proxy URL, e.g. http://proxy:3128"),
+    "a SOCKS proxy": ("socks5://me:pr0xy-pw@127.0.0.1:1080", "'socks5://***@127.0.0.1:1080' is a"
+                      " socks5 proxy; promosync uses http:// or https:// proxies"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("proxy", "message"), PROXIES.values(), ids=PROXIES.keys())
+def test_a_proxy_url_urllib3_cannot_use_is_named_with_its_password_masked(
+    monkeypatch, proxy: str, message: str
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(ConfigError) as raised:
+        voucherify_client("https://api.voucherify.io", "app-id", "app-token")
+    assert str(raised.value) == f"HTTPS_PROXY (or ALL_PROXY)={message}"
+    assert "pr0xy-pw" not in str(raised.value)
+
+
+def test_a_proxy_with_a_line_end_is_trimmed_and_used(sandbox, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://me:pr0xy-pw@127.0.0.1:9\r\n")  # nothing listens
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    caplog.set_level(logging.WARNING, logger="promosync.connectors.secrets")
+    client = voucherify_client(sandbox.voucherify_url, "app-id", "app-token")
+    with pytest.raises(ApiError) as raised:
+        client.get_json("/v1/customers")
+    assert str(raised.value) == (
+        "voucherify GET /v1/customers failed with no answer: cannot connect to the proxy"
+        " 127.0.0.1:9 (ProxyError); check HTTP_PROXY and NO_PROXY"
+    )
+    assert caplog.messages[0].startswith("HTTP_PROXY (or ALL_PROXY) has whitespace")
+    assert "pr0xy-pw" not in caplog.text
