@@ -168,7 +168,7 @@ def _is_loopback(host: str) -> bool:
 
 def ca_bundle() -> str | None:
     """`REQUESTS_CA_BUNDLE` (a CA file or folder) once checked to exist; None for certifi's."""
-    path = os.environ.get("REQUESTS_CA_BUNDLE")
+    path = trimmed_setting("REQUESTS_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE"))
     if path and not os.path.exists(path):
         raise ConfigError(
             f"REQUESTS_CA_BUNDLE={path!r} does not exist; point it at a file or a folder of CA"
