@@ -9,7 +9,9 @@ server from tests/reliability/hostile.py (threads of this process), or nothing a
 starts when the process is started; the output (stdout and stderr) is read line by line as it
 arrives. Reported per case: seconds to the first line that reports an error at all, seconds to
 the first line carrying the answer (the message naming what to check), seconds to exit, the
-process's CPU seconds (what a loaded machine does not inflate), and the exit code; the median
+process's CPU seconds (what a loaded machine does not inflate), the exit code, and "client
+alone": the same failure met in this process by `voucherify_client(...).get_json(...)`, from
+making the client to its error (the HTTP client's share, without the CLI's start); the median
 of `--repeat` runs.
 """
 
@@ -149,6 +151,40 @@ def run_once(case: Case, sandbox_base: str, folder: str, deadline: float) -> dic
     return {"first_error": first_error, "answer": answer, "exit": ended, "cpu": cpu, "code": code}
 
 
+def client_seconds(case: Case, sandbox_base: str) -> float:
+    """In this process, without the CLI around it: seconds from making the client to its error
+    (the HTTP client's share of the time above)."""
+    from promosync.connectors.voucherify.client import voucherify_client
+
+    changes = {
+        "VOUCHERIFY_APP_ID": VOUCHERIFY_AUTH["X-App-Id"],
+        "VOUCHERIFY_APP_TOKEN": VOUCHERIFY_AUTH["X-App-Token"],
+        **(case.env or {}),
+    }
+    saved = {name: os.environ.get(name) for name in changes}
+    with case.server(sandbox_base) as base_url:
+        os.environ.update(changes)
+        started = time.monotonic()
+        try:
+            env = os.environ
+            client = voucherify_client(
+                base_url, env["VOUCHERIFY_APP_ID"], env["VOUCHERIFY_APP_TOKEN"]
+            )
+            client.get_json("/v1/customers", {"limit": 100})
+        except Exception as error:  # every case ends in one
+            if case.answer not in str(error):
+                raise RuntimeError(f"{case.name}: {error}") from None
+        else:
+            raise RuntimeError(f"{case.name}: no error")
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        return time.monotonic() - started
+
+
 def _children_cpu() -> float:
     """CPU seconds (user + system) of the children this process has waited for."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -169,15 +205,22 @@ def main() -> None:
             runs = [run_once(case, urls["VOUCHERIFY_BASE_URL"], folder, options.deadline)
                     for _ in range(options.repeat)]  # fmt: skip
             median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+            base = urls["VOUCHERIFY_BASE_URL"]
+            clients = [client_seconds(case, base) for _ in range(options.repeat)]
+            median["client"] = statistics.median(clients)
             rows.append((case, median))
             print(f"{case.name}: {median}", file=sys.stderr, flush=True)
-    print("| permanent failure | first error line | the answer | exit | CPU | exit code | target |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| permanent failure | first error line | the answer | exit | CPU | exit code"
+        " | client alone | target |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for case, median in rows:
         met = "met" if median["answer"] <= 5 else "**not met**"
         print(
             f"| {case.name} | {median['first_error']:.1f} s | {median['answer']:.1f} s"
             f" | {median['exit']:.1f} s | {median['cpu']:.1f} s | {median['code']:.0f}"
+            f" | {median['client']:.2f} s"
             f" | ≤ 5 s: {met} |"
         )
 
