@@ -61,6 +61,8 @@ class HttpSettings:
         cls, environ: Mapping[str, str] | None = None, **given: float | None
     ) -> HttpSettings:
         """Each limit from `given` if set (not None or 0), else its variable, else its default."""
+        if unknown := set(given) - set(ENVIRONMENT):
+            raise TypeError(f"no such HTTP setting: {', '.join(sorted(unknown))}")
         environ = os.environ if environ is None else environ
         values: dict[str, float] = {}
         for name, variable in ENVIRONMENT.items():
