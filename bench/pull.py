@@ -84,9 +84,10 @@ def run_bare(job: dict[str, Any]) -> dict:
     """
     concurrency, sent = job["concurrency"], json.loads(Path(job["log"]).read_text())
     if job["transport"] == "promosync":
+        from promosync.connectors.http_settings import HttpSettings
         from promosync.connectors.transport import PooledTransport
 
-        transport = PooledTransport((5, 120), 16)
+        transport = PooledTransport(HttpSettings(connect_timeout=5, read_timeout=120), 16)
         headers = {**AUTH, "User-Agent": "promosync"}
 
         def fetch(url: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,16 +36,12 @@ class StreamProgress:
 
     def totals(self) -> dict[str, Any]:
         """Requests, 429s and retries (with their causes, when the clients count them)."""
-        counters = [client.counters for client in self.clients]
-        causes: dict[str, int] = {}
-        for counted in counters:
-            for cause, count in retry_causes(counted).items():
-                causes[cause] = causes.get(cause, 0) + count
+        total = RequestCounters.combined(client.counters for client in self.clients)
         return {
-            "requests": sum(c.requests for c in counters),
-            "rate_limited": sum(c.rate_limited for c in counters),
-            "retries": sum(retry_total(c) for c in counters),
-            "retry_causes": causes,
+            "requests": total.requests,
+            "rate_limited": total.rate_limited,
+            "retries": total.retries,
+            "retry_causes": total.retry_causes,
         }
 
     def line(self) -> str:
@@ -56,26 +53,15 @@ class StreamProgress:
         parts.append(f"requests {totals['requests']}, 429s {totals['rate_limited']}")
         retries = f"retries {totals['retries']}"
         if totals["retry_causes"]:
-            shown = sorted(totals["retry_causes"].items(), key=lambda item: -item[1])
-            retries += " (" + ", ".join(f"{cause}: {count}" for cause, count in shown) + ")"
+            retries += f" ({causes_text(totals['retry_causes'])})"
         parts.append(retries)
         latest = f" — {self.message}" if self.message else ""
         return f"{self.stream}: {'; '.join(parts)}{latest}"
 
 
-def retry_total(counters: RequestCounters) -> int:
-    """Retries a client made (a count, or counts by cause)."""
-    retries = counters.retries
-    return sum(retries.values()) if isinstance(retries, Mapping) else int(retries)
-
-
-def retry_causes(counters: RequestCounters) -> dict[str, int]:
-    """Retries by cause, when the client counts them so (any mapping among its counters)."""
-    causes: dict[str, int] = {}
-    for value in vars(counters).values():
-        if isinstance(value, Mapping):
-            causes.update({str(cause): int(count) for cause, count in value.items()})
-    return causes
+def causes_text(causes: Counter[str]) -> str:
+    """Retry causes, most frequent first: `HTTP 503: 4, connection dropped: 1`."""
+    return ", ".join(f"{cause}: {count}" for cause, count in causes.most_common())
 
 
 _lock = threading.Lock()

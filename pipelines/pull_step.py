@@ -56,8 +56,7 @@ class PullStep:
         totals = self.progress.totals()
         metadata["retries"] = totals["retries"]
         if totals["retry_causes"]:
-            causes = sorted(totals["retry_causes"].items(), key=lambda item: -item[1])
-            metadata["retry_causes"] = ", ".join(f"{cause}: {count}" for cause, count in causes)
+            metadata["retry_causes"] = progress.causes_text(totals["retry_causes"])
         if self.repaired:
             metadata["repaired"] = " | ".join(problem.repaired() for problem in self.repaired)
         return dg.MaterializeResult(metadata=metadata)

@@ -7,24 +7,40 @@ from contextlib import contextmanager
 
 import dagster as dg
 from promosync.connectors.database import display_url
-from promosync.connectors.http import ApiClient
+from promosync.connectors.http import ApiClient, HttpSettings
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse, warehouse_url
 
 
+class HttpConfig(dg.Config):
+    """Limits of each request; 0 takes its PROMOSYNC_HTTP_* variable, else the default."""
+
+    connect_timeout: float = 0.0  # seconds
+    read_timeout: float = 0.0  # seconds of silence while waiting for the next bytes
+    total_timeout: float = 0.0  # seconds from sending a request to its answer's last byte
+    max_response_bytes: int = 0  # body size as it arrives
+    max_decompressed_bytes: int = 0  # body size once inflated (gzip, deflate)
+
+    def settings(self) -> HttpSettings:
+        """These limits over the environment's and the defaults."""
+        return HttpSettings.from_env(**self.model_dump())
+
+
 class VoucherifyResource(dg.ConfigurableResource):
-    """Voucherify API: base URL, app-key pair and the request budget of the plan."""
+    """Voucherify API: base URL, app-key pair, the request budget of the plan, request limits."""
 
     base_url: str
     app_id: str
     app_token: str
     requests_per_minute: int = 0  # 0: pace by the server's X-Rate-Limit headers alone
+    http: HttpConfig = HttpConfig()
 
     def client(self) -> ApiClient:
         """A fresh client (its counters measure one asset's requests)."""
         return voucherify_client(
-            self.base_url, self.app_id, self.app_token, self.requests_per_minute or None
-        )
+            self.base_url, self.app_id, self.app_token, self.requests_per_minute or None,
+            settings=self.http.settings(),
+        )  # fmt: skip
 
 
 class WarehouseResource(dg.ConfigurableResource):

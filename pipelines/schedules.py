@@ -12,20 +12,9 @@ from collections.abc import Iterable
 
 import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
+from promosync.connectors.secrets import SECRET_VARIABLES, scrub
 
 STOPPED = dg.DefaultScheduleStatus.STOPPED
-SECRET_ENV = (
-    "VOUCHERIFY_APP_ID",
-    "VOUCHERIFY_APP_TOKEN",
-    "TALON_ONE_API_KEY",
-    "TALON_ONE_MANAGEMENT_KEY",
-)
-# Credentials as they appear in headers and URLs, whatever their value.
-SECRET_PATTERNS = (
-    re.compile(r"((?:ApiKey-v1|ManagementKey-v1|Bearer)\s+)[^\s'\",;}]+", re.IGNORECASE),
-    re.compile(r"(X-App-(?:Id|Token)['\"]?\s*[:=]\s*['\"]?)[^\s'\",;}]+", re.IGNORECASE),
-    re.compile(r"(://[^/\s:@]+:)[^@\s/]+(?=@)"),
-)
 MESSAGE_CHARS = 500  # of each step's error in the summary
 _WRAPPER = "DagsterExecutionStepExecutionError"  # Dagster's wrapper around the user's exception
 _QUALIFIED = re.compile(r"^[\w.]+\.(\w+): ")
@@ -103,15 +92,6 @@ SCHEDULES = [
 ]  # fmt: skip
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every credential value and credential-shaped token replaced by ***."""
-    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    for pattern in SECRET_PATTERNS:
-        text = pattern.sub(r"\1***", text)
-    return text
-
-
 def error_text(error: SerializableErrorInfo) -> str:
     """The user's own error inside Dagster's wrapper, as `ClassName: message`."""
     while error.cause and _WRAPPER in error.message:
@@ -129,7 +109,7 @@ def failure_summary(
         if len(text) > MESSAGE_CHARS:
             text = text[: MESSAGE_CHARS - 1] + "…"
         lines.append(f"  {step}: {text}")
-    return redact("\n".join(lines), secrets)
+    return scrub("\n".join(lines), secrets)
 
 
 @dg.run_failure_sensor(
@@ -145,7 +125,7 @@ def promosync_run_failures(context: dg.RunFailureSensorContext) -> None:
         for event in context.get_step_failure_events()
         if event.step_failure_data.error
     ]
-    secrets = [os.environ.get(name, "") for name in SECRET_ENV]
+    secrets = [os.environ.get(name, "") for name in SECRET_VARIABLES]
     run = context.dagster_run
     summary = failure_summary(
         run.job_name, run.run_id, steps, context.failure_event.message or "", secrets

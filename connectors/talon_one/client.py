@@ -13,12 +13,14 @@ from promosync.connectors.cursor import parse_instant
 from promosync.connectors.http import (
     ApiClient,
     ConfigError,
+    HttpSettings,
     RateLimiter,
     RequestCounters,
     check_base_url,
 )
 from promosync.connectors.paginators import Offset
 from promosync.connectors.paging import JsonClient, Listing, Page, pages, path
+from promosync.connectors.secrets import credential
 from promosync.connectors.talon_one.streams import (
     BALANCES,
     CARDS,
@@ -88,11 +90,7 @@ class TalonOne:
     def counters(self) -> RequestCounters:
         """Requests spent by both clients together."""
         clients = [c for c in (self.integration, self.management) if c is not None]
-        return RequestCounters(
-            requests=sum(c.counters.requests for c in clients),
-            rate_limited=sum(c.counters.rate_limited for c in clients),
-            retries=sum(c.counters.retries for c in clients),
-        )
+        return RequestCounters.combined(c.counters for c in clients)
 
 
 def talon_one_client(
@@ -102,21 +100,29 @@ def talon_one_client(
     *,
     requests_per_minute: float | None = None,
     management_per_second: float | None = MANAGEMENT_PER_SECOND,
+    settings: HttpSettings | None = None,
 ) -> TalonOne:
-    """Clients for the Integration API and, with a Management key, the Management API."""
+    """Clients for the Integration API and, with a Management key, the Management API.
+
+    Every value is checked before any request (`credential`, `check_base_url`); `settings` are
+    the request limits (None: from the environment).
+    """
     url = check_base_url(base_url, "TALON_ONE_BASE_URL")
+    api_key = credential("TALON_ONE_API_KEY", api_key)
+    management_key = credential("TALON_ONE_MANAGEMENT_KEY", management_key)
     if not api_key:
         raise ConfigError("set TALON_ONE_API_KEY (Application > Settings > Integration API Keys)")
+    settings = settings or HttpSettings.from_env()
     integration = ApiClient(
         "talon_one", url, {"Authorization": f"ApiKey-v1 {api_key}"},
-        requests_per_minute=requests_per_minute, base_url_name="TALON_ONE_BASE_URL",
-        credentials_name="TALON_ONE_API_KEY",
+        requests_per_minute=requests_per_minute, settings=settings,
+        base_url_name="TALON_ONE_BASE_URL", credentials_name="TALON_ONE_API_KEY",
     )  # fmt: skip
     management = None
     if management_key:
         management = EndpointPacedClient(
             "talon_one", url, {"Authorization": f"ManagementKey-v1 {management_key}"},
-            templates=MANAGEMENT_ENDPOINTS, per_second=management_per_second,
+            templates=MANAGEMENT_ENDPOINTS, per_second=management_per_second, settings=settings,
             base_url_name="TALON_ONE_BASE_URL", credentials_name="TALON_ONE_MANAGEMENT_KEY",
         )  # fmt: skip
     return TalonOne(integration, management)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from promosync.connectors.http import ApiClient, ConfigError, check_base_url
+from promosync.connectors.http import ApiClient, ConfigError, HttpSettings, check_base_url
 from promosync.connectors.paginators import (
     PageNumbers,
     StartingAfter,
@@ -13,6 +13,7 @@ from promosync.connectors.paginators import (
     check_instants,
 )
 from promosync.connectors.paging import JsonClient, Listing, Page, pages
+from promosync.connectors.secrets import credential
 from promosync.connectors.stream import Stream
 from promosync.connectors.voucherify.streams import (
     ACTIVITIES,
@@ -27,15 +28,26 @@ CAMPAIGNS = "/v1/loyalties"  # the loyalty campaigns, whose transactions are rea
 
 
 def voucherify_client(
-    base_url: str, app_id: str, app_token: str, requests_per_minute: float | None = None
+    base_url: str,
+    app_id: str,
+    app_token: str,
+    requests_per_minute: float | None = None,
+    *,
+    settings: HttpSettings | None = None,
 ) -> ApiClient:
-    """A client authenticated with the app-key pair (`X-App-Id` / `X-App-Token`)."""
+    """A client authenticated with the app-key pair (`X-App-Id` / `X-App-Token`).
+
+    Every value is checked before any request (`credential`, `check_base_url`); `settings` are
+    the request limits (None: from the environment).
+    """
     url = check_base_url(base_url, "VOUCHERIFY_BASE_URL")
+    app_id = credential("VOUCHERIFY_APP_ID", app_id)
+    app_token = credential("VOUCHERIFY_APP_TOKEN", app_token)
     if not app_id or not app_token:
         raise ConfigError("set VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN (Project settings > API)")
     headers = {"X-App-Id": app_id, "X-App-Token": app_token}
     return ApiClient(
-        "voucherify", url, headers, requests_per_minute=requests_per_minute,
+        "voucherify", url, headers, requests_per_minute=requests_per_minute, settings=settings,
         base_url_name="VOUCHERIFY_BASE_URL",
         credentials_name="VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN",
     )  # fmt: skip

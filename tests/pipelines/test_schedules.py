@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
+from promosync.connectors.secrets import scrub
 from promosync.pipelines.checks import ASSET_CHECKS
 from promosync.pipelines.definitions import talon_one_pull, voucherify_pull, voucherify_reconcile
 from promosync.pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
@@ -17,7 +18,6 @@ from promosync.pipelines.schedules import (
     SENSORS,
     failure_summary,
     promosync_run_failures,
-    redact,
 )
 from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
 from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
@@ -95,12 +95,12 @@ def test_checks_job_selects_every_check_and_no_asset(defs: dg.Definitions) -> No
     assert not job.asset_layer.selected_asset_keys
 
 
-def test_redact_masks_known_values_and_credential_shapes() -> None:
+def test_scrub_masks_known_values_and_credential_shapes() -> None:
     text = (
         f"bad {SECRET}; X-App-Token: other; Authorization: ManagementKey-v1 abc123;"
         " postgresql://user:hunter2@db/x"
     )
-    masked = redact(text, [SECRET, ""])
+    masked = scrub(text, [SECRET, ""])
     assert masked == (
         "bad ***; X-App-Token: ***; Authorization: ManagementKey-v1 ***; postgresql://user:***@db/x"
     )

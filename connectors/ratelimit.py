@@ -1,0 +1,122 @@
+"""Pacing and spending: a token bucket per client, aligned with what the server's headers say
+of its budget, and the counts of what a client spent."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from promosync.connectors import stopping
+
+
+class RateLimiter:
+    """A thread-safe token bucket that also obeys what the server reports about its budget.
+
+    With no rate of its own, it paces at the per-minute budget the server announces
+    (`X-Rate-Limit-Limit`): waiting for `remaining` to reach 0 instead sends the whole minute's
+    budget in a burst, and the requests other threads have in flight then meet 429s. Every wait
+    ends at once when a stop is asked for (`stopping.sleep`).
+    """
+
+    def __init__(self, per_minute: float | None, burst: int = 5) -> None:
+        self.configured = bool(per_minute)
+        self.rate = per_minute / 60 if per_minute else None
+        self.capacity = float(max(1, burst))
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._blocked_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Block until one request may be sent (StopRequested if a stop is asked meanwhile)."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                wait = self._blocked_until - now
+                if wait <= 0:
+                    if self.rate is None:
+                        return
+                    refill = (now - self._stamp) * self.rate
+                    self._tokens = min(self.capacity, self._tokens + refill)
+                    self._stamp = now
+                    if self._tokens >= 1:
+                        self._tokens -= 1
+                        return
+                    wait = (1 - self._tokens) / self.rate
+            stopping.sleep(wait)
+
+    def observe(
+        self, remaining: int | None, reset_in: float | None, per_minute: float | None = None
+    ) -> None:
+        """Align with the server: at most `remaining` more requests until `reset_in` seconds.
+
+        `per_minute` is the budget the server announces; it sets the pace unless one was given.
+        """
+        with self._lock:
+            if per_minute and not self.configured and self.rate != per_minute / 60:
+                self.rate = per_minute / 60
+                self._tokens = min(self._tokens, self.capacity)
+                self._stamp = time.monotonic()
+            if remaining is not None:
+                self._tokens = min(self._tokens, float(remaining))
+            if reset_in is not None and (remaining is None or remaining <= 0):
+                self._blocked_until = max(self._blocked_until, time.monotonic() + reset_in)
+
+    def observe_headers(self, headers: Mapping[str, str]) -> None:
+        """Align with an answer's `X-Rate-Limit-*` and `Retry-After` headers, if it has any."""
+        remaining = header_float(headers, "X-Rate-Limit-Remaining")
+        reset_at = header_float(headers, "X-Rate-Limit-Retry")
+        reset_in = reset_at - time.time() if reset_at is not None else None
+        retry_after = header_float(headers, "Retry-After")
+        if retry_after is not None:
+            reset_in, remaining = retry_after, 0
+        # Only the per-minute budget of ordinary calls paces requests (not a cycle's budget).
+        per_minute = None
+        if headers.get("X-Rate-Limit-Type", "api_calls") == "api_calls":
+            per_minute = header_float(headers, "X-Rate-Limit-Limit")
+        if remaining is not None or reset_in is not None or per_minute:
+            self.observe(None if remaining is None else int(remaining), reset_in, per_minute)
+
+
+def header_float(headers: Mapping[str, str], name: str) -> float | None:
+    """A header's value as a number, or None if it is missing or not one."""
+    try:
+        return float(headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def retry_after(status: int, headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asks to wait before the next attempt (`Retry-After`, or a 429's
+    `X-Rate-Limit-Retry` instant), or None."""
+    seconds = header_float(headers, "Retry-After")
+    if seconds is not None:
+        return seconds
+    reset_at = header_float(headers, "X-Rate-Limit-Retry")
+    if status == 429 and reset_at is not None:
+        return max(0.0, reset_at - time.time())
+    return None
+
+
+@dataclass
+class RequestCounters:
+    """What a client spent: requests sent, 429s met, retries made and what caused them."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    retry_causes: Counter[str] = field(default_factory=Counter)  # "HTTP 503": 4, …
+
+    @classmethod
+    def combined(cls, counters: Iterable[RequestCounters]) -> RequestCounters:
+        """The sum of several clients' counters."""
+        total = cls()
+        for each in counters:
+            total.requests += each.requests
+            total.rate_limited += each.rate_limited
+            total.retries += each.retries
+            total.retry_causes.update(each.retry_causes)
+        return total
