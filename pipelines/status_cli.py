@@ -111,7 +111,10 @@ def _api_reconciliation(store: Warehouse, tolerance: float) -> health.Finding | 
     base_url, app_id, app_token = (os.environ[name] for name in VOUCHERIFY_ENV)
     try:
         total = health.voucherify_customer_total(voucherify_client(base_url, app_id, app_token))
-    except (ApiError, ConfigError) as error:  # a warning: the API, not the warehouse, is at fault
+    except ConfigError as error:  # a key no sync can use: the next run fails the same way
+        summary = f"voucherify_customers: the configured credentials cannot be used: {error}"
+        return health.Finding("credentials", "voucherify_customers", False, summary)
+    except ApiError as error:  # a warning: the API, not the warehouse, is at fault
         summary = f"voucherify_customers: could not read the API's total: {error}"
         return health.Finding("api_total", "voucherify_customers", False, summary)
     rows = health.live_rows(store, "voucherify_customers")

@@ -232,14 +232,14 @@ def test_commands_refuse_an_unusable_key_before_any_request_and_store_nothing(
     assert_no_part_of(value, *(p.read_bytes().decode("utf-8", "replace") for p in stored))
 
 
-def test_status_names_an_unusable_key_among_its_findings(sandbox, tmp_path) -> None:
-    """`status` reads the API's total with the key: the refusal is its finding (exit codes are
-    status's own rules)."""
+def test_status_fails_on_an_unusable_key_and_names_it(sandbox, tmp_path) -> None:
+    """`status` reads the API's total with the key: a key no sync can use needs attention."""
     env = _env(sandbox, tmp_path)
     assert promosync(env, "sync", "--only", "voucherify_customers")[0] == 0
-    _, output = promosync({**env, "VOUCHERIFY_APP_TOKEN": f"{HEAD}\r\n{TAIL}"}, "status")
+    code, output = promosync({**env, "VOUCHERIFY_APP_TOKEN": f"{HEAD}\r\n{TAIL}"}, "status")
+    assert code == 1
     assert (
-        "count_matches_api: voucherify_customers: could not read the API's total:"
+        "FAIL credentials: voucherify_customers: the configured credentials cannot be used:"
         f" VOUCHERIFY_APP_TOKEN {CONTROL}"
     ) in output
     assert_no_part_of("", output)
