@@ -12,7 +12,13 @@ from promosync.connectors import stopping
 from promosync.connectors.push import audit, jobs
 from promosync.connectors.push.audit import PushReport, RowResult
 from promosync.connectors.push.csv_input import csv_chunks
-from promosync.connectors.push.rows import InputRow, InputUnreadable, Rejection, query_chunks
+from promosync.connectors.push.rows import (
+    InputRow,
+    InputUnreadable,
+    Rejection,
+    query_chunks,
+    query_path,
+)
 from promosync.connectors.push.spool import Spool
 from promosync.connectors.push.validate import Build, Prepared, prepare
 from promosync.connectors.warehouse import Warehouse
@@ -32,6 +38,11 @@ class Source:
     def label(self) -> str:
         """As `push_runs.source` shows it."""
         return f"file:{self.file}" if self.file else f"query:{self.query}"
+
+    def check(self) -> None:
+        """ConfigError now, before any run begins, if the query named is not in sql/push/."""
+        if not self.file:
+            query_path(self.query)
 
     def chunks(self, warehouse: Warehouse) -> Iterator[list[InputRow | Rejection]]:
         """The input, a chunk at a time."""

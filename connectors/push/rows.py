@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import sqlalchemy as sa
 from promosync.connectors.http import ConfigError
 from promosync.connectors.warehouse import SQL_DIR, Warehouse
@@ -69,9 +70,28 @@ def query_path(name: str) -> Path:
     return path
 
 
-def _failed(name: str, error: sa.exc.DBAPIError) -> InputUnreadable:
+ONE_SELECT = "a push query is one SELECT statement"
+
+
+def _failed(name: str, error: Exception) -> InputUnreadable:
     cause = str(getattr(error, "orig", None) or error).strip().splitlines() or ["unknown error"]
-    return InputUnreadable(f"the push query {name} failed: {cause[0]}; fix sql/push/{name}.sql")
+    hint = f" ({ONE_SELECT})" if "syntax error" in cause[0].lower() else ""
+    return InputUnreadable(
+        f"the push query {name} failed: {cause[0]}{hint}; fix sql/push/{name}.sql"
+    )
+
+
+def _one_duckdb_select(name: str, text: str) -> None:
+    """InputUnreadable unless DuckDB's parser finds exactly one SELECT in `text`."""
+    try:
+        kinds = [statement.type.name for statement in duckdb.extract_statements(text)]
+    except duckdb.Error as error:
+        raise _failed(name, error) from None
+    if kinds != ["SELECT"]:
+        found = ", ".join(kinds) or "no statement"
+        raise InputUnreadable(
+            f"the push query {name} holds {found}: {ONE_SELECT}; fix sql/push/{name}.sql"
+        )
 
 
 def query_chunks(
@@ -82,8 +102,11 @@ def query_chunks(
     The query text goes to the database as written (no bind parameters, so `:name`, `%` or `?`
     in a string literal or a comment stay text), streamed from a server-side cursor, inside a
     transaction that is rolled back (and read-only on PostgreSQL): a push query changes nothing.
+    It must be one SELECT: PostgreSQL's cursor takes nothing else, DuckDB's parser checks it.
     """
     text = query_path(name).read_text()
+    if warehouse.dialect == "duckdb":  # it would run every statement it is given
+        _one_duckdb_select(name, text)
     options: dict[str, Any] = {"stream_results": True, "no_parameters": True}
     if warehouse.dialect == "postgresql":
         options["postgresql_readonly"] = True

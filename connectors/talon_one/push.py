@@ -144,6 +144,7 @@ def _push(
 ) -> PushReport:
     """Read, check and send the rows of `source`, `send` = (endpoint as shown, how to send)."""
     endpoint, sender = send
+    source.check()
 
     def plan() -> None:
         with Spool() as spool:

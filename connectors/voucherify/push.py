@@ -229,6 +229,8 @@ def push(
     """
     spec = OPERATIONS[operation]
     source = Source(file, query or spec.default_query, spec.build, "source_id")
+    if not resume_only:
+        source.check()
     label = "resume" if resume_only else source.label()
     report = PushReport(DESTINATION, operation, label, forced=force)
     deadline = time.monotonic() + deadline_seconds
