@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from promosync.connectors.push.hashing import Change
 from promosync.connectors.push.rows import Rejection
 from promosync.connectors.warehouse import Warehouse
 
@@ -181,11 +180,6 @@ def save_hashes(
     ]  # fmt: skip
     if rows:
         warehouse.write_batch("push_hashes", ["destination", "operation", "row_key"], rows)
-
-
-def confirmed(changes: Iterable[Change]) -> list[tuple[str, str]]:
-    """(key, hash) of changes that arrived."""
-    return [(change.key, change.hash) for change in changes]
 
 
 def rejected_count(warehouse: Warehouse, run_id: str) -> int:
