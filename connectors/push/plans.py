@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from promosync.connectors import stopping
@@ -67,7 +67,7 @@ class _Frame:
     opening: bytes
     separator: bytes = b","
     closing: bytes = b""
-    limit: int = MAX_BODY_BYTES
+    limit: int = field(default_factory=lambda: MAX_BODY_BYTES)
     is_csv: bool = False
 
 
@@ -201,8 +201,8 @@ def metadata_batches(spool: Spool, refuse: Refuse) -> Iterator[Batch]:
     largest first while that lowers the total count of requests.
     """
     spool.execute(_GROUPING_INDEX)
-    spool.execute(_GROUPS, {"group_base": GROUP_BASE, "item_base": ITEM_BASE,
-                            "limit": MAX_BODY_BYTES})  # fmt: skip
+    sizes = {"group_base": GROUP_BASE, "item_base": ITEM_BASE, "limit": MAX_BODY_BYTES}
+    spool.execute(_GROUPS, sizes)
     spool.execute("CREATE INDEX groups_size ON groups (bulk_bytes DESC, first)")
     chosen = spool.execute(_LARGEST_FIRST, (_grouped_count(spool),)).fetchall()
     spool.execute("CREATE TEMP TABLE grouped (hash TEXT PRIMARY KEY)")
