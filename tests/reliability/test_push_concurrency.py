@@ -98,6 +98,7 @@ def test_two_pushes_started_together_run_one_after_the_other(
     assert sorted(runs) == [("succeeded", 0, 2000), ("succeeded", 2000, 0)]
 
 
+@pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)  # DuckDB: one at a time
 def test_two_operations_on_the_same_keys_run_at_once_and_apply_each_once(
     sandbox, voucherify_admin, warehouse, tmp_path, slow_actions
 ) -> None:
@@ -130,6 +131,7 @@ def test_two_operations_on_the_same_keys_run_at_once_and_apply_each_once(
     assert truth[KEYS[-1]]["metadata"]["tier"] == "gold"
 
 
+@pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)  # DuckDB: the file, above
 def test_a_resume_waits_for_the_push_of_the_operation_it_would_poll(
     sandbox, voucherify_admin, warehouse, tmp_path, slow_actions
 ) -> None:
