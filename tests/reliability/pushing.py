@@ -79,6 +79,12 @@ class PushProcess:
         return code, "\n".join(self.lines)
 
 
+def actions_take(admin, seconds: float) -> None:
+    """Voucherify async actions created from now on end after `seconds`: how long a push holds
+    its lock after its last request (it polls until then)."""
+    admin.put("/_sandbox/config", json={"async_action_seconds": seconds}).raise_for_status()
+
+
 def metadata_file(path: Path, keys: list[str]) -> Path:
     """A metadata CSV file: one row per key, each its own metadata object."""
     lines = ["source_id,metadata"]

@@ -15,6 +15,7 @@ from promosync.connectors.voucherify import push
 
 from tests.reliability.pushing import (
     PushProcess,
+    actions_take,
     applied_once,
     ledger,
     metadata_file,
@@ -24,12 +25,6 @@ from tests.reliability.test_bad_input import voucherify_on
 
 KEYS = [f"together-{n:04d}" for n in range(2000)]
 SUCCEEDED = "voucherify metadata: succeeded — considered 2000, invalid 0"
-
-
-@pytest.fixture
-def slow_actions(voucherify_admin) -> None:
-    """Async actions that take 6 s: a push holds its lock at least that long."""
-    voucherify_admin.put("/_sandbox/config", json={"async_action_seconds": 6}).raise_for_status()
 
 
 def _busy_line(warehouse, holder_pid: int) -> str:
@@ -45,8 +40,9 @@ def _busy_line(warehouse, holder_pid: int) -> str:
 
 
 def test_a_second_push_of_the_same_file_is_refused_while_the_first_runs(
-    sandbox, voucherify_admin, warehouse, tmp_path, slow_actions
+    sandbox, voucherify_admin, warehouse, tmp_path
 ) -> None:
+    actions_take(voucherify_admin, 6)  # time for a second process to start meanwhile
     upload = metadata_file(tmp_path / "same.csv", KEYS)
     warehouse.dispose()  # DuckDB: the pushes' processes open the file
     env = push_env(sandbox, warehouse.url)
@@ -74,8 +70,9 @@ def test_a_second_push_of_the_same_file_is_refused_while_the_first_runs(
 
 
 def test_two_pushes_started_together_run_one_after_the_other(
-    sandbox, voucherify_admin, warehouse, tmp_path, slow_actions
+    sandbox, voucherify_admin, warehouse, tmp_path
 ) -> None:
+    actions_take(voucherify_admin, 3)  # started together: the first holds its lock that long
     upload = metadata_file(tmp_path / "same.csv", KEYS)
     warehouse.dispose()
     env = push_env(sandbox, warehouse.url)
@@ -100,10 +97,11 @@ def test_two_pushes_started_together_run_one_after_the_other(
 
 @pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)  # DuckDB: one at a time
 def test_two_operations_on_the_same_keys_run_at_once_and_apply_each_once(
-    sandbox, voucherify_admin, warehouse, tmp_path, slow_actions
+    sandbox, voucherify_admin, warehouse, tmp_path
 ) -> None:
     """metadata and customers both start CUSTOMERS.BULK_UPDATE actions: their sends share the
     ledger lock, so neither adopts the other's action as its own."""
+    actions_take(voucherify_admin, 0.5)
     metadata = metadata_file(tmp_path / "metadata.csv", KEYS)
     customers = tmp_path / "customers.csv"
     customers.write_text(
@@ -133,8 +131,9 @@ def test_two_operations_on_the_same_keys_run_at_once_and_apply_each_once(
 
 @pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)  # DuckDB: the file, above
 def test_a_resume_waits_for_the_push_of_the_operation_it_would_poll(
-    sandbox, voucherify_admin, warehouse, tmp_path, slow_actions
+    sandbox, voucherify_admin, warehouse, tmp_path
 ) -> None:
+    actions_take(voucherify_admin, 2)  # the resume below comes within milliseconds
     upload = metadata_file(tmp_path / "same.csv", KEYS[:100])
     warehouse.dispose()
     first = PushProcess(push_env(sandbox, warehouse.url), "metadata", "--file", str(upload))

@@ -14,6 +14,7 @@ from promosync.connectors.voucherify import push
 
 from tests.reliability.pushing import (
     PushProcess,
+    actions_take,
     applied_once,
     ledger,
     metadata_file,
@@ -82,7 +83,7 @@ def test_a_voucherify_push_stops_while_it_polls_and_the_next_run_resumes(
 ) -> None:
     keys = [f"poll-{n:04d}" for n in range(500)]
     upload = metadata_file(tmp_path / "metadata.csv", keys)
-    voucherify_admin.put("/_sandbox/config", json={"async_action_seconds": 4}).raise_for_status()
+    actions_take(voucherify_admin, 2)  # the signal comes within milliseconds of the POST
     warehouse.dispose()
     running = PushProcess(push_env(sandbox, warehouse.url), "metadata", "--file", str(upload))
     running.wait_for("recorded")
@@ -111,7 +112,7 @@ def test_a_voucherify_push_stops_while_it_polls_and_the_next_run_resumes(
 def test_a_signal_while_waiting_for_the_lock_ends_the_wait_and_sends_nothing(
     sandbox, voucherify_admin, warehouse, tmp_path
 ) -> None:
-    voucherify_admin.put("/_sandbox/config", json={"async_action_seconds": 6}).raise_for_status()
+    actions_take(voucherify_admin, 6)  # time for a second process to start meanwhile
     upload = metadata_file(tmp_path / "metadata.csv", ["wait-1", "wait-2"])
     warehouse.dispose()
     env = push_env(sandbox, warehouse.url)
