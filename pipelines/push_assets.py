@@ -9,6 +9,7 @@ import time
 import dagster as dg
 from promosync.connectors.push.audit import PushReport
 from promosync.connectors.push.jobs import open_jobs
+from promosync.connectors.push.runs import DEFAULT_LOCK_WAIT
 from promosync.connectors.talon_one import push as talon_one_push
 from promosync.connectors.voucherify import push as voucherify_push
 from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
@@ -34,9 +35,10 @@ class PushConfig(dg.Config):
     """Where rows come from and how the push behaves."""
 
     query: str = ""  # a query name in sql/push/; empty: the operation's default
-    file: str = ""  # a CSV file instead of a query
+    file: str = ""  # a CSV file (a regular file) instead of a query
     force: bool = False  # send unchanged rows too
     dry_run: bool = False  # plan the batches, send nothing
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT  # while another run of this push holds its lock
 
 
 class VoucherifyPushConfig(PushConfig):
@@ -82,6 +84,7 @@ def _voucherify_asset(name: str, operation: str, deps: list[str], description: s
                 query=config.query or None, file=config.file or None, force=config.force,
                 dry_run=config.dry_run, resume_only=config.resume_only,
                 deadline_seconds=config.deadline_seconds,
+                lock_wait_seconds=config.lock_wait_seconds,
             )  # fmt: skip
         return push_result(context, report)
 
@@ -114,6 +117,7 @@ def talon_one_push_profiles(
         report = talon_one_push.push_profiles(
             talon_one.client(), store, query=config.query or None, file=config.file or None,
             force=config.force, dry_run=config.dry_run, row_results=config.row_results,
+            lock_wait_seconds=config.lock_wait_seconds,
         )  # fmt: skip
     return push_result(context, report)
 
@@ -129,7 +133,7 @@ def talon_one_push_audiences(
     with fatal_errors(), warehouse.warehouse() as store:
         report = talon_one_push.push_audiences(
             talon_one.client(), store, query=config.query or None, file=config.file or None,
-            force=config.force, dry_run=config.dry_run,
+            force=config.force, dry_run=config.dry_run, lock_wait_seconds=config.lock_wait_seconds,
         )  # fmt: skip
     return push_result(context, report)
 

@@ -10,10 +10,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from promosync.connectors import stopping
 from promosync.connectors.cursor import parse_instant
 from promosync.connectors.http import ApiClient
 from promosync.connectors.push.audit import RowResult
-from promosync.connectors.push.jobs import Job
+from promosync.connectors.push.jobs import Job, JobRow
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,13 @@ def poll_actions(
     deadline: float,
     on_final: Callable[[Job, dict[str, Any]], None],
     backoff: Backoff = DEFAULT_BACKOFF,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = stopping.sleep,
 ) -> None:
     """Poll each job's action until DONE or FAILED, oldest first, until `deadline` (monotonic).
 
     Voucherify runs bulk jobs first in, first out, so only the oldest unfinished action is
-    polled; the ones behind it are asked once it ends. Jobs left unfinished stay `sent`.
+    polled; the ones behind it are asked once it ends. Jobs left unfinished stay `sent`, also
+    when a stop asked for by a signal ends a wait (StopRequested): a later run polls them.
     """
     for job in jobs:
         delay = backoff.initial
@@ -64,47 +66,77 @@ def poll_actions(
             delay = min(backoff.cap, delay * backoff.factor)
 
 
-def row_outcomes(
-    action: dict[str, Any], rows: list[dict[str, Any]]
-) -> tuple[list[RowResult], set[str] | None]:
-    """Rows the action refused, and the keys it applied (None when it cannot be told).
+class ActionRows:
+    """What an ended action did to a job's rows, judged chunk by chunk of the job's rows.
 
-    `rows` are the job's rows in request order (a CSV upload's `row` numbers index them).
+    The action's result names the rows it refused: `failed` items of a CSV import by `row` (the
+    1-based data row of the upload, its position in the job) or `source_id`, `errors` items of a
+    bulk or metadata update by `source_id`. When a refusal names no row of the job, which rows
+    were applied cannot be told, and no hash is saved.
     """
-    result = action.get("result") or {}
-    by_key = {row["row_key"]: row for row in rows}
-    failures: list[RowResult] = []
-    failed_keys: set[str] = set()
-    unattributed = False
-    for item in result.get("failed") or []:  # CUSTOMERS.IMPORT_CSV
-        number = item.get("row")
-        row = rows[number - 1] if isinstance(number, int) and 0 < number <= len(rows) else None
-        row = row or by_key.get(item.get("source_id"))
-        key = item.get("source_id") or (row["row_key"] if row else None)
-        failures.append(RowResult(row["row_number"] if row else None, key, "rejected",
-                                  str(item.get("reason") or "rejected"), item))  # fmt: skip
-        unattributed |= key is None
-        failed_keys.add(key or "")
-    for item in result.get("errors") or []:  # CUSTOMERS.BULK_UPDATE / METADATA_UPDATE
-        row = by_key.get(item.get("source_id"))
-        reason = item.get("details") or item.get("message") or "rejected"
-        key = row["row_key"] if row else item.get("source_id") or None
-        failures.append(
-            RowResult(row["row_number"] if row else None, key, "rejected", str(reason), item)
-        )
-        unattributed |= row is None
-        failed_keys.add(key or "")
-    if action.get("status") == "FAILED":
-        why = result.get("message") or "the async action FAILED"
-        failures += [
-            RowResult(row["row_number"], row["row_key"], "rejected", str(why), None)
-            for row in rows
-            if row["row_key"] not in failed_keys
+
+    def __init__(self, action: dict[str, Any], row_count: int) -> None:
+        result = action.get("result") or {}
+        self.failed = action.get("status") == "FAILED"
+        self.why = str(result.get("message") or "the async action FAILED")
+        self.at_position: dict[int, list[dict[str, Any]]] = {}
+        self.for_key: dict[str, list[dict[str, Any]]] = {}
+        self.unmatched: list[dict[str, Any]] = []  # refusals naming no row (yet)
+        self._by_key_only: set[str] = set()  # `errors` keys: unattributed unless a row has it
+        for item in result.get("failed") or []:  # CUSTOMERS.IMPORT_CSV
+            number = item.get("row")
+            if isinstance(number, int) and 0 < number <= row_count:
+                self.at_position.setdefault(number, []).append(item)
+            elif item.get("source_id"):
+                self.for_key.setdefault(str(item["source_id"]), []).append(item)
+            else:
+                self.unmatched.append(item)
+        for item in result.get("errors") or []:  # CUSTOMERS.BULK_UPDATE / METADATA_UPDATE
+            key = str(item.get("source_id") or "")
+            self.for_key.setdefault(key, []).append(item)
+            self._by_key_only.add(key)
+        self._seen: set[str] = set()
+
+    def judge(self, rows: list[JobRow]) -> tuple[list[RowResult], list[tuple[str, str]]]:
+        """The refused rows of a chunk, and (key, hash) of the rows it applied."""
+        failures, applied = [], []
+        for row in rows:
+            items = self.at_position.get(row.position, []) + self.for_key.get(row.row_key, [])
+            for item in items:
+                reason = item.get("reason") or item.get("details") or item.get("message")
+                key = item.get("source_id") or row.row_key
+                failures.append(RowResult(row.row_number, key, "rejected",
+                                          str(reason or "rejected"), item))  # fmt: skip
+            if self.failed and not items:
+                failures.append(RowResult(row.row_number, row.row_key, "rejected", self.why))
+            elif not items:
+                applied.append((row.row_key, row.content_hash))
+        return failures, applied
+
+    def needs_keys(self) -> bool:
+        """Whether `see` must meet every row before `attributed` can be told."""
+        return bool(self.for_key)
+
+    def see(self, rows: list[JobRow]) -> None:
+        """Note which keys the refusals name are rows of the job (a first pass over its rows)."""
+        self._seen.update(row.row_key for row in rows if row.row_key in self.for_key)
+
+    def leftovers(self) -> list[RowResult]:
+        """Refusals that named no row of the job (once `see` met every row)."""
+        items = self.unmatched + [
+            item for key, found in self.for_key.items() if key not in self._seen for item in found
         ]
-        return failures, set()
-    if unattributed:
-        return failures, None
-    return failures, {row["row_key"] for row in rows} - failed_keys
+        return [
+            RowResult(None, item.get("source_id") or None, "rejected",
+                      str(item.get("reason") or item.get("details") or item.get("message")
+                          or "rejected"), item)
+            for item in items
+        ]  # fmt: skip
+
+    def attributed(self) -> bool:
+        """Whether every refusal named a row of the job (once `see` met every row)."""
+        unseen_errors = any(key not in self._seen for key in self._by_key_only)
+        return not self.unmatched and not unseen_errors
 
 
 def list_actions_since(client: ApiClient, since: Any) -> list[dict[str, Any]]:

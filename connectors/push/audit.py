@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from promosync.connectors.push.hashing import Change
+import sqlalchemy as sa
 from promosync.connectors.push.rows import Rejection
 from promosync.connectors.warehouse import Warehouse
 
-OUTCOMES = ("running", "succeeded", "partial", "pending", "failed", "dry_run")
+OUTCOMES = ("running", "succeeded", "partial", "pending", "failed", "stopped", "dry_run")
+KEPT_PROBLEMS = 100  # problems a report holds for display; push_row_results holds every one
 
 
 def utc_now() -> datetime:
@@ -62,8 +63,17 @@ class PushReport:
     finished_at: datetime | None = None
     seconds: float | None = None
     batches: list[str] = field(default_factory=list)  # what each request carries (dry run shows it)
-    problems: list[RowResult] = field(default_factory=list)  # every row that did not arrive
+    problems: list[RowResult] = field(default_factory=list)  # the first rows that did not arrive
+    stopped_by: str | None = None  # the signal that stopped the run at a safe point
+    recorded_invalid: int = field(default=0, repr=False)  # validation results written so far
     _clock: float = field(default_factory=time.monotonic, repr=False)
+
+    def note(self, results: Iterable[RowResult]) -> None:
+        """Keep the first KEPT_PROBLEMS problems for display."""
+        for result in results:
+            if len(self.problems) >= KEPT_PROBLEMS:
+                return
+            self.problems.append(result)
 
     def finish(self, outcome: str) -> None:
         """Stamp the end of the run."""
@@ -106,8 +116,9 @@ def record_results(
     report_or_run: PushReport | dict[str, Any],
     results: Iterable[RowResult],
     job_id: str | None = None,
+    start: int = 1,
 ) -> int:
-    """Write row results of a run (a report, or a `push_runs` row); return how many."""
+    """Write row results of a run (a report, or a `push_runs` row), numbered from `start`."""
     run = report_or_run.row() if isinstance(report_or_run, PushReport) else report_or_run
     now = utc_now()
     rows = [
@@ -124,21 +135,33 @@ def record_results(
             "detail": result.detail,
             "recorded_at": now,
         }
-        for index, result in enumerate(results, start=1)
+        for index, result in enumerate(results, start=start)
     ]
     if rows:
         warehouse.write_batch("push_row_results", ["result_id"], rows)
     return len(rows)
 
 
-def pushed_hashes(warehouse: Warehouse, destination: str, operation: str) -> dict[str, str]:
-    """The hash of every key's last successful push."""
-    rows = warehouse.query(
-        "SELECT row_key, content_hash FROM push_hashes"
-        " WHERE destination = :destination AND operation = :operation",
-        {"destination": destination, "operation": operation},
-    )
-    return {row["row_key"]: row["content_hash"] for row in rows}
+def record_invalid(warehouse: Warehouse, report: PushReport, results: list[RowResult]) -> None:
+    """Write validation results of the report's run after those already written."""
+    start = report.recorded_invalid + 1
+    report.recorded_invalid += record_results(warehouse, report, results, None, start)
+
+
+def pushed_hashes(
+    warehouse: Warehouse, destination: str, operation: str, keys: list[str]
+) -> dict[str, str]:
+    """The hash of the last successful push of each of `keys` that has one."""
+    where = "WHERE destination = :destination AND operation = :operation AND row_key"
+    params: dict[str, Any] = {"destination": destination, "operation": operation, "keys": keys}
+    if warehouse.dialect in ("duckdb", "postgresql"):  # one array parameter, however many keys
+        query = sa.text(f"SELECT row_key, content_hash FROM push_hashes {where}"
+                        " IN (SELECT unnest(CAST(:keys AS VARCHAR[])))")  # fmt: skip
+    else:
+        query = sa.text(f"SELECT row_key, content_hash FROM push_hashes {where} IN :keys")
+        query = query.bindparams(sa.bindparam("keys", expanding=True))
+    with warehouse.engine.connect() as conn:
+        return dict(conn.execute(query, params).all())
 
 
 def save_hashes(
@@ -157,11 +180,6 @@ def save_hashes(
     ]  # fmt: skip
     if rows:
         warehouse.write_batch("push_hashes", ["destination", "operation", "row_key"], rows)
-
-
-def confirmed(changes: Iterable[Change]) -> list[tuple[str, str]]:
-    """(key, hash) of changes that arrived."""
-    return [(change.row.key, change.hash) for change in changes]
 
 
 def rejected_count(warehouse: Warehouse, run_id: str) -> int:

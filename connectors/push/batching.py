@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -11,26 +11,25 @@ MAX_BODY_BYTES = 10_000_000  # "10 MB" read in decimal: under the limit whicheve
 
 
 def pack(
-    items: Sequence[T],
+    items: Iterable[T],
     size: Callable[[T], int],
     *,
     limit: int,
     base: int,
     separator: int = 1,
     max_items: int | None = None,
-) -> list[list[T]]:
-    """Greedy batches: `base` bytes plus each item's size and a separator between items.
+) -> Iterator[list[T]]:
+    """Greedy batches, one at a time: `base` bytes plus each item's size and a separator between.
 
     An item that cannot fit even alone raises ValueError; validate sizes first.
     """
-    batches: list[list[T]] = []
     current: list[T] = []
     used = base
     for item in items:
         extra = size(item) + (separator if current else 0)
         full = max_items is not None and len(current) >= max_items
         if current and (used + extra > limit or full):
-            batches.append(current)
+            yield current
             current, used = [], base
             extra = size(item)
         if used + extra > limit:
@@ -38,5 +37,4 @@ def pack(
         current.append(item)
         used += extra
     if current:
-        batches.append(current)
-    return batches
+        yield current

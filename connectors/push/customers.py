@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -94,7 +95,7 @@ def csv_import_row(fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return source_id, customer
 
 
-def csv_columns(customers: list[dict[str, Any]]) -> list[str]:
+def csv_columns(customers: Iterable[dict[str, Any]]) -> list[str]:
     """Columns of an import file: the standard ones in use, then every metadata key."""
     used: set[str] = set()
     keys: dict[str, None] = {}

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from promosync.connectors.push.validate import Prepared
+
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as compact JSON, in a bytes object of its own size.
+
+    orjson's result keeps the buffer it was written in (some KiB however short the JSON), so
+    bytes that are kept (a chunk of rows, a request's ids) are copied out of it.
+    """
+    return bytes(memoryview(orjson.dumps(value)))
 
 
 def content_hash(payload: Any) -> str:
@@ -17,26 +23,9 @@ def content_hash(payload: Any) -> str:
     return hashlib.blake2b(encoded, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True)
-class Change:
-    """A row to send and the hash it will have once the destination confirms it."""
+class Change(NamedTuple):
+    """A row to send: its input row number, its key, and its hash once the platform confirms it."""
 
-    row: Prepared
+    number: int
+    key: str
     hash: str
-
-
-def select_changed(
-    rows: Iterable[Prepared],
-    pushed: Mapping[str, str],
-    in_flight: Mapping[str, str],
-    force: bool = False,
-) -> tuple[list[Change], int]:
-    """Rows whose payload differs from both the last pushed and the in-flight one; and the rest."""
-    changes, skipped = [], 0
-    for row in rows:
-        digest = content_hash(row.payload)
-        if not force and digest in (pushed.get(row.key), in_flight.get(row.key)):
-            skipped += 1
-        else:
-            changes.append(Change(row, digest))
-    return changes, skipped

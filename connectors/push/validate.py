@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import orjson
+from promosync.connectors.push.hashing import content_hash, json_bytes
 from promosync.connectors.push.rows import InputRow, Rejection
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # tabs, line breaks, NUL and the other C0/C1 codes
+
+Build = Callable[[dict[str, Any]], tuple[str, Any]]
 
 
 class RowProblem(ValueError):
@@ -22,19 +25,25 @@ class RowProblem(ValueError):
 
 @dataclass(frozen=True)
 class Prepared:
-    """A valid row: its number, its key, and what a request carries for it (JSON-ready)."""
+    """A valid row: its number, its key, its request payload encoded, and the payload's hash."""
 
     number: int
     key: str
-    payload: Any
+    payload: bytes
+    hash: str
 
 
 def required_text(fields: dict[str, Any], name: str, label: str | None = None) -> str:
-    """A non-empty key column, as text."""
+    """A key column as text without surrounding whitespace; refused if empty or with controls."""
     value = fields.get(name)
-    if value is None or str(value).strip() == "":
+    text = "" if value is None else str(value).strip()
+    if text == "":
         raise RowProblem(f"{label or name} is missing")
-    return str(value)
+    if _CONTROL.search(text):
+        raise RowProblem(
+            f"{label or name} {text[:60]!r} holds a control character (a tab, line break or NUL)"
+        )
+    return text
 
 
 def json_object(value: Any, name: str) -> dict[str, Any]:
@@ -68,30 +77,14 @@ def calendar_date(value: Any, name: str) -> str:
     return text
 
 
-def prepare_rows(
-    rows: Iterable[InputRow],
-    build: Callable[[dict[str, Any]], tuple[str, Any]],
-    key_column: str,
-) -> tuple[list[Prepared], list[Rejection]]:
-    """Build each row's (key, payload); refuse bad rows and every copy of a duplicated key."""
-    prepared, rejected = [], []
-    for row in rows:
-        try:
-            key, payload = build(row.fields)
-        except RowProblem as problem:
-            key = row.fields.get(key_column)
-            rejected.append(Rejection(row.number, None if key is None else str(key), str(problem)))
-            continue
-        prepared.append(Prepared(row.number, key, payload))
-    numbers: dict[str, list[int]] = defaultdict(list)
-    for item in prepared:
-        numbers[item.key].append(item.number)
-    duplicated = {key: found for key, found in numbers.items() if len(found) > 1}
-    if not duplicated:
-        return prepared, rejected
-    for item in prepared:
-        if item.key in duplicated:
-            rows_text = ", ".join(map(str, duplicated[item.key]))
-            reason = f"{key_column} {item.key!r} appears in rows {rows_text}; send each key once"
-            rejected.append(Rejection(item.number, item.key, reason))
-    return [item for item in prepared if item.key not in duplicated], rejected
+def prepare(row: InputRow, build: Build, key_column: str) -> Prepared | Rejection:
+    """The row's key, encoded payload and hash; or why it cannot be sent."""
+    try:
+        key, payload = build(row.fields)
+        return Prepared(row.number, key, json_bytes(payload), content_hash(payload))
+    except RowProblem as problem:
+        reason = str(problem)
+    except orjson.JSONEncodeError as error:  # e.g. an integer beyond 64 bits, binary data
+        reason = f"a value cannot be sent as JSON: {error}"
+    key = row.fields.get(key_column)
+    return Rejection(row.number, None if key is None else str(key).strip(), reason)

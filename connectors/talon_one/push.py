@@ -3,26 +3,38 @@
 Both calls are synchronous and idempotent, so a batch's hashes are saved right after its 2xx:
 a crash in between only means those rows are sent once more. A refused batch is split in
 halves until the rows the API refuses are isolated, so one bad row never sinks the others.
+A run holds the warehouse lock `push:talon_one:<operation>`: one run of an operation at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import re
+from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
+import orjson
+from promosync.connectors import stopping
 from promosync.connectors.http import ApiClient, ApiError
-from promosync.connectors.push import audit
+from promosync.connectors.locks import warehouse_lock
+from promosync.connectors.push import audit, runs
 from promosync.connectors.push.audit import PushReport, RowResult
-from promosync.connectors.push.hashing import Change, select_changed
-from promosync.connectors.push.rows import csv_rows, query_rows, unreadable
-from promosync.connectors.push.validate import RowProblem, json_object, prepare_rows, required_text
+from promosync.connectors.push.intake import Source, report_rejections, take_in
+from promosync.connectors.push.jobs import outcome_of
+from promosync.connectors.push.spool import Spool, Spooled
+from promosync.connectors.push.validate import RowProblem, json_object, required_text
 from promosync.connectors.talon_one.client import TalonOne
 from promosync.connectors.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 DESTINATION = "talon_one"
 MAX_PER_REQUEST = 1000  # profiles per PUT /v2/customer_profiles; actions per customer_audiences
 MAX_INTEGRATION_ID = 1000
 TRUE, FALSE = {"true", "t", "1", "yes", "y"}, {"false", "f", "0", "no", "n"}
+AUDIENCE_ID = re.compile(r"^[0-9]{1,19}$")  # digits only: no sign, no "1_000", no "١٢"
+MAX_INT64 = 2**63 - 1
 
 
 def _integration_id(fields: dict[str, Any]) -> str:
@@ -44,94 +56,120 @@ def profile_row(fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return integration_id, {"integrationId": integration_id, "attributes": attributes}
 
 
+def audience_id(fields: dict[str, Any]) -> int:
+    """A Talon.One audience id: a positive whole number that fits 64 bits, written in digits."""
+    text = required_text(fields, "audience_id")
+    if not AUDIENCE_ID.match(text) or not 0 < int(text) <= MAX_INT64:
+        raise RowProblem(
+            f"audience_id {text[:40]!r} is not an audience id (a whole number from 1 to"
+            f" {MAX_INT64})"
+        )
+    return int(text)
+
+
 def audience_row(fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(audience_id:integrationId, membership change): `member` true adds, false removes."""
     integration_id = _integration_id(fields)
-    try:
-        audience_id = int(str(required_text(fields, "audience_id")))
-    except ValueError:
-        raise RowProblem(f"audience_id {fields['audience_id']!r} is not an integer") from None
+    audience = audience_id(fields)
     member = fields.get("member")
     if isinstance(member, str) and member.strip().lower() in TRUE | FALSE:
         member = member.strip().lower() in TRUE
     if not isinstance(member, bool):
-        raise RowProblem(f"member {member!r} must be true (add) or false (remove)")
-    change = {"audienceId": audience_id, "profileIntegrationId": integration_id,
+        raise RowProblem(f"member {member!r:.60} must be true (add) or false (remove)")
+    change = {"audienceId": audience, "profileIntegrationId": integration_id,
               "action": "add" if member else "delete"}  # fmt: skip
-    return f"{audience_id}:{integration_id}", change
+    return f"{audience}:{integration_id}", change
 
 
-def _isolating(
-    send: Callable[[list[Change]], list[RowResult]], changes: list[Change]
-) -> tuple[list[Change], list[RowResult]]:
+Send = Callable[[list[Spooled]], list[RowResult]]
+
+
+def _isolating(send: Send, rows: list[Spooled]) -> tuple[list[Spooled], list[RowResult]]:
     """Send; on a refusal of the content (400, 404, 409, 413, 422) retry each half alone."""
     try:
-        return changes, send(changes)
+        return rows, send(rows)
     except ApiError as error:
         if error.status not in (400, 404, 409, 413, 422):
             raise
-        if len(changes) == 1:
-            row = changes[0].row
-            return [], [RowResult(row.number, row.key, "rejected", error.detail)]
-    middle = len(changes) // 2
-    sent_a, results_a = _isolating(send, changes[:middle])
-    sent_b, results_b = _isolating(send, changes[middle:])
+        if len(rows) == 1:
+            return [], [RowResult(rows[0].number, rows[0].key, "rejected", error.detail)]
+    middle = len(rows) // 2
+    sent_a, results_a = _isolating(send, rows[:middle])
+    sent_b, results_b = _isolating(send, rows[middle:])
     return sent_a + sent_b, results_a + results_b
+
+
+def _batches(spool: Spool) -> Iterator[list[Spooled]]:
+    rows = spool.rows()
+    while batch := list(islice(rows, MAX_PER_REQUEST)):
+        yield batch
+
+
+def _describe(number: int, endpoint: str, batch: list[Spooled]) -> str:
+    keys = ", ".join(row.key for row in batch[:3])
+    return f"batch {number}: {endpoint} — {len(batch)} rows — {keys}" + (
+        f", … {batch[-1].key}" if len(batch) > 3 else ""
+    )
+
+
+def _send_all(
+    warehouse: Warehouse, report: PushReport, spool: Spool, send: Send, endpoint: str
+) -> None:
+    """Send the spooled rows 1,000 a request; save each request's hashes right after its 2xx."""
+    report_rejections(warehouse, report, spool)
+    report.rows_failed = report.rows_invalid
+    for number, batch in enumerate(_batches(spool), start=1):
+        stopping.check()  # between requests: every earlier one is confirmed and recorded
+        report.batches.append(_describe(number, endpoint, batch))
+        arrived, results = _isolating(send, batch)
+        audit.save_hashes(warehouse, DESTINATION, report.operation, report.run_id,
+                          [(row.key, row.hash) for row in arrived])  # fmt: skip
+        report.rows_sent += len(arrived)
+        refusals = [r for r in results if r.status == "rejected"]
+        report.rows_failed += len(refusals)
+        report.note(refusals)
+        audit.record_results(warehouse, report, results, f"{report.run_id}:{number}")
+        log.info("talon_one %s: request %d sent, %d of %d rows arrived", report.operation,
+                 number, len(arrived), len(batch))  # fmt: skip
 
 
 def _push(
     client: ApiClient,
     warehouse: Warehouse,
     report: PushReport,
-    rows_from: tuple[str | None, str],
-    build: Callable[[dict[str, Any]], tuple[str, Any]],
-    send: Callable[[list[Change]], list[RowResult]],
+    source: Source,
+    send: tuple[str, Send],
     dry_run: bool,
-    describe: str,
+    lock_wait_seconds: float,
 ) -> PushReport:
-    file, query = rows_from
-    key_column = "integration_id"
-    if file:
-        rows, rejected = csv_rows(file, key_column)
-        report.error = unreadable(rejected)  # a file that cannot be read fails the run
-    else:
-        rows, rejected = query_rows(warehouse, query), []
-    prepared, refused = prepare_rows(rows, build, key_column)
-    pushed = audit.pushed_hashes(warehouse, DESTINATION, report.operation)
-    changes, report.rows_skipped = select_changed(prepared, pushed, {}, report.forced)
-    batches = [changes[i : i + MAX_PER_REQUEST] for i in range(0, len(changes), MAX_PER_REQUEST)]
-    report.problems = [RowResult.invalid(r) for r in rejected + refused]
-    report.rows_considered = len(rows) + len(rejected)
-    report.rows_invalid = len(report.problems)
-    report.batches = [
-        f"batch {n}: {describe} — {len(b)} rows — "
-        + ", ".join(c.row.key for c in b[:3]) + (f", … {b[-1].row.key}" if len(b) > 3 else "")
-        for n, b in enumerate(batches, start=1)
-    ]  # fmt: skip
+    """Read, check and send the rows of `source`, `send` = (endpoint as shown, how to send)."""
+    endpoint, sender = send
+    source.check()
+
+    def plan() -> None:
+        with Spool() as spool:
+            if take_in(warehouse, spool, report, source, in_flight=False):
+                report_rejections(None, report, spool)
+                for number, batch in enumerate(_batches(spool), start=1):
+                    stopping.check()
+                    report.batches.append(_describe(number, endpoint, batch))
+
+    def work() -> None:
+        with Spool() as spool:
+            if take_in(warehouse, spool, report, source, in_flight=False):
+                _send_all(warehouse, report, spool, sender, endpoint)
+
+    def outcome() -> str:
+        if report.stopped_by or report.error:
+            return "stopped" if report.stopped_by else "failed"
+        return outcome_of(report.rows_considered, report.rows_failed)
+
     if dry_run:
-        report.rows_failed = report.rows_invalid
-        report.finish("dry_run")
-        return report
-    spent = client.counters.requests
-    audit.save_run(warehouse, report)
-    audit.record_results(warehouse, report, report.problems)
-    refusals: list[RowResult] = []
-    try:
-        for number, batch in enumerate(batches, start=1):
-            arrived, results = _isolating(send, batch)
-            audit.save_hashes(warehouse, DESTINATION, report.operation, report.run_id,
-                              audit.confirmed(arrived))  # fmt: skip
-            report.rows_sent += len(arrived)
-            refusals += [r for r in results if r.status == "rejected"]
-            audit.record_results(warehouse, report, results, f"{report.run_id}:{number}")
-    except ApiError as error:
-        report.error = str(error)
-    report.problems += refusals
-    report.rows_failed = report.rows_invalid + len(refusals)
-    report.requests = client.counters.requests - spent
-    outcome = "failed" if report.error else "partial" if report.rows_failed else "succeeded"
-    report.finish(outcome)
-    audit.save_run(warehouse, report)
+        return runs.dry_run(report, plan)
+    with warehouse_lock(
+        warehouse, runs.lock_name(DESTINATION, report.operation), lock_wait_seconds
+    ):
+        runs.recorded(client, warehouse, report, work, outcome)
     return report
 
 
@@ -144,30 +182,29 @@ def push_profiles(
     force: bool = False,
     dry_run: bool = False,
     row_results: bool = False,
+    lock_wait_seconds: float = runs.DEFAULT_LOCK_WAIT,
 ) -> PushReport:
     """Upsert profiles' attributes, 1,000 a request (`silent=no` only when asked for results)."""
     client = talon_one.integration
-    query = query or "talon_one_profiles"
-    report = PushReport(
-        DESTINATION, "profiles", f"file:{file}" if file else f"query:{query}", force
-    )
+    source = Source(file, query or "talon_one_profiles", profile_row, "integration_id")
+    report = PushReport(DESTINATION, "profiles", source.label(), force)
     silent = "no" if row_results else "yes"
 
-    def send(changes: list[Change]) -> list[RowResult]:
-        body = {"customerProfiles": [change.row.payload for change in changes]}
+    def send(rows: list[Spooled]) -> list[RowResult]:
+        body = {"customerProfiles": [orjson.loads(row.payload) for row in rows]}
         response = client.request("PUT", "/v2/customer_profiles", params={"silent": silent},
                                   expect_json=row_results, json=body)  # fmt: skip
         if not row_results:
             return []
         states = response.parsed_json.get("integrationStates") or []
         return [
-            RowResult(change.row.number, change.row.key, "done", "profile upserted",
+            RowResult(row.number, row.key, "done", "profile upserted",
                       {"id": (state.get("customerProfile") or {}).get("id")})
-            for change, state in zip(changes, states, strict=False)
+            for row, state in zip(rows, states, strict=False)
         ]  # fmt: skip
 
-    describe = f"PUT /v2/customer_profiles?silent={silent}"
-    return _push(client, warehouse, report, (file, query), profile_row, send, dry_run, describe)
+    endpoint = f"PUT /v2/customer_profiles?silent={silent}"
+    return _push(client, warehouse, report, source, (endpoint, send), dry_run, lock_wait_seconds)
 
 
 def push_audiences(
@@ -178,18 +215,17 @@ def push_audiences(
     file: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    lock_wait_seconds: float = runs.DEFAULT_LOCK_WAIT,
 ) -> PushReport:
     """Add and remove audience memberships, 1,000 changes a request."""
     client = talon_one.integration
-    query = query or "talon_one_audiences"
-    report = PushReport(
-        DESTINATION, "audiences", f"file:{file}" if file else f"query:{query}", force
-    )
+    source = Source(file, query or "talon_one_audiences", audience_row, "integration_id")
+    report = PushReport(DESTINATION, "audiences", source.label(), force)
 
-    def send(changes: list[Change]) -> list[RowResult]:
-        body = {"data": [change.row.payload for change in changes]}
+    def send(rows: list[Spooled]) -> list[RowResult]:
+        body = {"data": [orjson.loads(row.payload) for row in rows]}
         client.request("POST", "/v2/customer_audiences", json=body)
         return []
 
-    describe = "POST /v2/customer_audiences"
-    return _push(client, warehouse, report, (file, query), audience_row, send, dry_run, describe)
+    endpoint = "POST /v2/customer_audiences"
+    return _push(client, warehouse, report, source, (endpoint, send), dry_run, lock_wait_seconds)

@@ -5,6 +5,11 @@ its async action id right after the 202, so a run killed at any instant leaves a
 next run (or the resume sensor) reads first: it polls the open actions instead of sending their
 rows again (see `connectors.push.async_actions.recover_intents` for a crash that fell between a
 POST and the recording of its id).
+
+One run of an operation at a time: a run holds the warehouse lock `push:voucherify:<operation>`;
+and since an intent is recovered by adopting an unrecorded action of its type, which another
+operation may have just created, recovering intents and each intent-to-sent window hold the
+lock `push:voucherify:ledger` too.
 """
 
 from __future__ import annotations
@@ -12,39 +17,50 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from promosync.connectors import stopping
 from promosync.connectors.http import ApiClient, ApiError, UncertainOutcome
-from promosync.connectors.push import audit, jobs
+from promosync.connectors.locks import warehouse_lock
+from promosync.connectors.push import audit, jobs, runs
 from promosync.connectors.push.async_actions import (
     DEFAULT_BACKOFF,
     Backoff,
     poll_actions,
     recover_intents,
-    row_outcomes,
 )
 from promosync.connectors.push.audit import PushReport, RowResult
 from promosync.connectors.push.customers import csv_import_row, customer_row, metadata_row
-from promosync.connectors.push.hashing import select_changed
-from promosync.connectors.push.plans import Batch, csv_batches, customers_batches, metadata_batches
-from promosync.connectors.push.rows import csv_rows, query_rows, unreadable
-from promosync.connectors.push.validate import prepare_rows
+from promosync.connectors.push.intake import Source, report_invalid, report_rejections, take_in
+from promosync.connectors.push.ledger import finisher, record_lost, settle
+from promosync.connectors.push.plans import (
+    Batch,
+    Planner,
+    csv_batches,
+    customers_batches,
+    metadata_batches,
+)
+from promosync.connectors.push.spool import Spool
+from promosync.connectors.push.validate import Build
 from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
 DESTINATION = "voucherify"
 DEFAULT_DEADLINE = 300.0  # seconds a run waits for its async actions before leaving them pending
+LEDGER_LOCK, LEDGER_WAIT = f"push:{DESTINATION}:ledger", 600.0  # held for one POST at a time
 
 
 @dataclass(frozen=True)
 class Operation:
     """A kind of push: how a row is built, where rows come from by default, how they batch."""
 
-    build: Callable[[dict[str, Any]], tuple[str, Any]]
+    build: Build
     default_query: str
-    plan: Callable[[list], tuple[list[Batch], list[RowResult]]]
+    plan: Planner
 
 
 OPERATIONS = {
@@ -52,49 +68,6 @@ OPERATIONS = {
     "metadata": Operation(metadata_row, "voucherify_metadata", metadata_batches),
     "customers": Operation(customer_row, "voucherify_customers", customers_batches),
 }
-
-
-def _run_row(warehouse: Warehouse, report: PushReport, run_id: str) -> dict[str, Any] | None:
-    return report.row() if run_id == report.run_id else audit.load_run(warehouse, run_id)
-
-
-def _finisher(warehouse: Warehouse, report: PushReport) -> Callable[[jobs.Job, dict], None]:
-    """What to do when an action ends: row results, hashes of applied rows, then the job."""
-
-    def finish(job: jobs.Job, action: dict[str, Any]) -> None:
-        rows = jobs.job_rows(warehouse, job.job_id)
-        failures, applied = row_outcomes(action, rows)
-        run = _run_row(warehouse, report, job.run_id)
-        if run is not None:
-            audit.record_results(warehouse, run, failures, job.job_id)
-        if job.run_id == report.run_id:
-            report.problems += failures
-        if applied:
-            confirmed = [(r["row_key"], r["content_hash"]) for r in rows if r["row_key"] in applied]
-            audit.save_hashes(warehouse, DESTINATION, job.operation, job.run_id, confirmed)
-        jobs.close_job(job, "done" if action.get("status") == "DONE" else "failed", action)
-        jobs.save_job(warehouse, job)
-        log.info("async action %s %s: %d row(s) refused", job.async_action_id,
-                 action.get("status"), len(failures))  # fmt: skip
-
-    return finish
-
-
-def _settle(warehouse: Warehouse, run: dict[str, Any]) -> dict[str, Any]:
-    """Recount a run's failures from its row results and derive its outcome from its jobs."""
-    run_jobs = jobs.run_jobs(warehouse, run["run_id"])
-    run["rows_failed"] = (run["rows_invalid"] or 0) + audit.rejected_count(warehouse, run["run_id"])
-    run["outcome"] = jobs.run_outcome(run_jobs, run["rows_failed"], run["error"])
-    return run
-
-
-def _lost(warehouse: Warehouse, report: PushReport, job: jobs.Job) -> None:
-    reason = "the request never reached Voucherify (its run stopped); the rows are sent again"
-    rows = jobs.job_rows(warehouse, job.job_id)
-    results = [RowResult(r["row_number"], r["row_key"], "rejected", reason) for r in rows]
-    run = _run_row(warehouse, report, job.run_id)
-    if run is not None:
-        audit.record_results(warehouse, run, results, job.job_id)
 
 
 def _resume(
@@ -110,18 +83,21 @@ def _resume(
     if not pending:
         return
     intents = [job for job in pending if job.status == "intent"]
-    recover_intents(client, intents, jobs.known_action_ids(warehouse))
+    if intents:
+        with warehouse_lock(warehouse, LEDGER_LOCK, LEDGER_WAIT):
+            recover_intents(client, intents, jobs.known_action_ids(warehouse))
+            for job in intents:
+                jobs.save_job(warehouse, job)
     for job in intents:
-        jobs.save_job(warehouse, job)
         if job.status == "lost":
-            _lost(warehouse, report, job)
+            record_lost(warehouse, report, job)
     sent = [job for job in pending if job.status == "sent"]
     report.resumed_action_ids = [job.async_action_id for job in sent if job.async_action_id]
-    poll_actions(client, sent, deadline, _finisher(warehouse, report), backoff)
+    poll_actions(client, sent, deadline, finisher(warehouse, report), backoff)
     for run_id in {job.run_id for job in pending} - {report.run_id}:
         run = audit.load_run(warehouse, run_id)
         if run is not None:
-            warehouse.write_batch("push_runs", ["run_id"], [_settle(warehouse, run)])
+            warehouse.write_batch("push_runs", ["run_id"], [settle(warehouse, run)])
 
 
 def _post(client: ApiClient, batch: Batch) -> str:
@@ -153,53 +129,84 @@ def _send(client: ApiClient, warehouse: Warehouse, job: jobs.Job, batch: Batch) 
 
 
 def _send_all(
-    client: ApiClient, warehouse: Warehouse, report: PushReport, batches: list[Batch]
+    client: ApiClient, warehouse: Warehouse, report: PushReport, spool: Spool, plan: Planner
 ) -> None:
     """Send each batch between its intent and its recorded id; stop at the first refusal."""
-    for sequence, batch in enumerate(batches, start=1):
+    for sequence, batch in enumerate(plan(spool, _refuser(warehouse, report)), start=1):
+        stopping.check()  # before the intent: this batch is neither recorded nor sent
+        report.batches.append(batch.describe(sequence))
         job = jobs.Job(
             f"{report.run_id}:{sequence}", report.run_id, DESTINATION, report.operation,
-            f"POST {batch.path}", batch.action_type, sequence, len(batch.changes), len(batch.body),
+            f"POST {batch.path}", batch.action_type, sequence, len(batch.numbers),
+            len(batch.body),
         )  # fmt: skip
-        jobs.record_intent(warehouse, job, batch.changes)
-        try:
-            job.async_action_id = _send(client, warehouse, job, batch)
-        except ApiError as error:
-            jobs.close_job(job, "failed")
+        with warehouse_lock(warehouse, LEDGER_LOCK, LEDGER_WAIT):
+            jobs.record_intent(warehouse, job, spool.changes(batch.numbers))
+            try:
+                job.async_action_id = _send(client, warehouse, job, batch)
+            except ApiError as error:
+                jobs.close_job(job, "failed")
+                jobs.save_job(warehouse, job)
+                start = 1
+                for chunk in spool.changes(batch.numbers):
+                    results = [RowResult(c.number, c.key, "rejected", str(error)) for c in chunk]
+                    start += audit.record_results(warehouse, report, results, job.job_id, start)
+                    report.note(results)
+                report.error = str(error)
+                return
+            job.status, job.sent_at = "sent", audit.utc_now()
             jobs.save_job(warehouse, job)
-            results = [RowResult(c.row.number, c.row.key, "rejected", str(error))
-                       for c in batch.changes]  # fmt: skip
-            audit.record_results(warehouse, report, results, job.job_id)
-            report.problems += results
-            report.error = str(error)
-            return
-        job.status, job.sent_at = "sent", audit.utc_now()
-        jobs.save_job(warehouse, job)
-        report.rows_sent += len(batch.changes)
+        report.rows_sent += len(batch.numbers)
         report.async_action_ids.append(job.async_action_id)
-        log.info("voucherify %s: request %d of %d sent, async action %s recorded",
-                 report.operation, sequence, len(batches), job.async_action_id)  # fmt: skip
+        log.info("voucherify %s: request %d sent (%d rows), async action %s recorded",
+                 report.operation, sequence, len(batch.numbers), job.async_action_id)  # fmt: skip
 
 
-def _plan(
-    warehouse: Warehouse, report: PushReport, operation: Operation, file: str | None, query: str
-) -> list[Batch]:
-    """Read, validate, drop unchanged rows and batch the rest; fill the report's counts."""
-    if file:
-        rows, rejected = csv_rows(file, "source_id")
-        report.error = unreadable(rejected)  # a file that cannot be read fails the run
-    else:
-        rows, rejected = query_rows(warehouse, query), []
-    prepared, refused = prepare_rows(rows, operation.build, "source_id")
-    pushed = audit.pushed_hashes(warehouse, DESTINATION, report.operation)
-    flying = jobs.in_flight(warehouse, DESTINATION, report.operation)
-    changes, report.rows_skipped = select_changed(prepared, pushed, flying, report.forced)
-    batches, too_big = operation.plan(changes)
-    report.problems = [RowResult.invalid(r) for r in rejected + refused] + too_big
-    report.rows_considered = len(rows) + len(rejected)
-    report.rows_invalid = report.rows_failed = len(report.problems)
-    report.batches = [batch.describe(n) for n, batch in enumerate(batches, start=1)]
-    return batches
+def _refuser(warehouse: Warehouse | None, report: PushReport) -> Callable[[RowResult], None]:
+    """How a planner refuses a row too big to send: counted, and recorded unless a dry run."""
+    return lambda result: report_invalid(warehouse, report, [result])
+
+
+def _dry_run(warehouse: Warehouse, report: PushReport, spec: Operation, source: Source) -> None:
+    """Read, check and batch the rows; describe each request; send and write nothing."""
+    with Spool() as spool:
+        if take_in(warehouse, spool, report, source, in_flight=True):
+            report_rejections(None, report, spool)
+            for number, batch in enumerate(spec.plan(spool, _refuser(None, report)), start=1):
+                stopping.check()
+                report.batches.append(batch.describe(number))
+
+
+def _push(
+    client: ApiClient,
+    warehouse: Warehouse,
+    report: PushReport,
+    operation: str | None,
+    send: tuple[Operation, Source] | None,
+    deadline: float,
+    backoff: Backoff,
+) -> None:
+    """Resume the open jobs of `operation` (None: of all), then send what changed, if asked."""
+    _resume(client, warehouse, report, operation, deadline, backoff)
+    if send is None:
+        return
+    spec, source = send
+    with Spool() as spool:
+        if not take_in(warehouse, spool, report, source, in_flight=True):
+            return
+        report_rejections(warehouse, report, spool)
+        _send_all(client, warehouse, report, spool, spec.plan)
+    own = [job for job in jobs.run_jobs(warehouse, report.run_id) if job.status == "sent"]
+    poll_actions(client, own, deadline, finisher(warehouse, report), backoff)
+
+
+def _outcome(warehouse: Warehouse, report: PushReport) -> str:
+    """The run's outcome from its jobs and row results; a resume is pending while jobs are open."""
+    settled = settle(warehouse, report.row())
+    report.rows_failed = settled["rows_failed"]
+    if report.operation == "resume" and settled["outcome"] not in ("failed", "stopped"):
+        return "pending" if jobs.open_jobs(warehouse, DESTINATION) else "succeeded"
+    return settled["outcome"]
 
 
 def push(
@@ -214,56 +221,42 @@ def push(
     resume_only: bool = False,
     deadline_seconds: float = DEFAULT_DEADLINE,
     backoff: Backoff = DEFAULT_BACKOFF,
+    lock_wait_seconds: float = runs.DEFAULT_LOCK_WAIT,
 ) -> PushReport:
-    """One push run of `operation` (csv_import, metadata or customers); see the module doc."""
+    """One push run of `operation` (csv_import, metadata or customers); see the module doc.
+
+    WarehouseBusy if another run of the operation holds its lock past `lock_wait_seconds`.
+    """
     spec = OPERATIONS[operation]
-    source = (
-        "resume"
-        if resume_only
-        else f"file:{file}"
-        if file
-        else f"query:{query or spec.default_query}"
-    )
-    report = PushReport(DESTINATION, operation, source, forced=force)
+    source = Source(file, query or spec.default_query, spec.build, "source_id")
+    if not resume_only:
+        source.check()
+    label = "resume" if resume_only else source.label()
+    report = PushReport(DESTINATION, operation, label, forced=force)
     deadline = time.monotonic() + deadline_seconds
-    spent = client.counters.requests
     if dry_run:
-        _plan(warehouse, report, spec, file, query or spec.default_query)
-        report.finish("dry_run")
-        return report
-    audit.save_run(warehouse, report)
-    try:
-        _resume(client, warehouse, report, operation, deadline, backoff)
-        if not resume_only:
-            batches = _plan(warehouse, report, spec, file, query or spec.default_query)
-            audit.record_results(warehouse, report, report.problems)
-            _send_all(client, warehouse, report, batches)
-            own = [job for job in jobs.run_jobs(warehouse, report.run_id) if job.status == "sent"]
-            poll_actions(client, own, deadline, _finisher(warehouse, report), backoff)
-    except ApiError as error:
-        report.error = str(error)
-    report.requests = client.counters.requests - spent
-    settled = _settle(warehouse, report.row())
-    report.rows_failed = settled["rows_failed"]
-    report.finish(settled["outcome"])
-    audit.save_run(warehouse, report)
+        return runs.dry_run(report, partial(_dry_run, warehouse, report, spec, source))
+    send = None if resume_only else (spec, source)
+    with warehouse_lock(warehouse, runs.lock_name(DESTINATION, operation), lock_wait_seconds):
+        work = partial(_push, client, warehouse, report, operation, send, deadline, backoff)
+        runs.recorded(client, warehouse, report, work, partial(_outcome, warehouse, report))
     return report
 
 
 def resume_pending(
-    client: ApiClient, warehouse: Warehouse, deadline_seconds: float = DEFAULT_DEADLINE
+    client: ApiClient,
+    warehouse: Warehouse,
+    deadline_seconds: float = DEFAULT_DEADLINE,
+    lock_wait_seconds: float = runs.DEFAULT_LOCK_WAIT,
 ) -> PushReport:
     """Poll every open async action of every operation; send nothing new."""
     report = PushReport(DESTINATION, "resume", "resume")
     deadline = time.monotonic() + deadline_seconds
-    spent = client.counters.requests
-    audit.save_run(warehouse, report)
-    try:
-        _resume(client, warehouse, report, None, deadline, DEFAULT_BACKOFF)
-    except ApiError as error:
-        report.error = str(error)
-    report.requests = client.counters.requests - spent
-    still_open = jobs.open_jobs(warehouse, DESTINATION)
-    report.finish("failed" if report.error else "pending" if still_open else "succeeded")
-    audit.save_run(warehouse, report)
+    with ExitStack() as locks:
+        for operation in sorted(OPERATIONS):  # always in one order: two resumes never deadlock
+            locks.enter_context(
+                warehouse_lock(warehouse, runs.lock_name(DESTINATION, operation), lock_wait_seconds)
+            )
+        work = partial(_push, client, warehouse, report, None, None, deadline, DEFAULT_BACKOFF)
+        runs.recorded(client, warehouse, report, work, partial(_outcome, warehouse, report))
     return report

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS push_runs (
     requests           BIGINT,               -- HTTP requests this run made (sends, polls, retries)
     async_action_ids   JSON,                 -- Voucherify async actions this run started
     resumed_action_ids JSON,                 -- async actions of earlier runs this run polled
-    outcome            VARCHAR NOT NULL,     -- running | succeeded | partial | pending | failed
+    outcome            VARCHAR NOT NULL,     -- running | succeeded | partial | pending | stopped | failed
     error              VARCHAR,              -- why a run failed as a whole (no credential ever)
     started_at         TIMESTAMPTZ NOT NULL,
     finished_at        TIMESTAMPTZ,          -- NULL while running (or after a crash)

@@ -45,6 +45,11 @@ def _csv(rows: list[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def stored_columns(store: Warehouse) -> list[str]:
+    """The columns of push_runs in `contents` order."""
+    return store.columns("push_runs")
+
+
 def _posts(admin) -> int:
     stats = admin.get("/_sandbox/stats").json()["routes"]
     return sum(route["count"] for route in stats if route["method"] in ("POST", "PUT"))
@@ -105,12 +110,14 @@ def test_unreadable_file_fails_the_push_and_sends_nothing(
         _env(sandbox, cli_warehouse), "push", "customers", "--file", str(upload)
     )
     assert code == 1
-    assert f"file (-): invalid: {reason}" in output
-    assert f"error: {reason}" in output
-    assert "customers: failed — considered 1, invalid 1, unchanged 0, sent 0" in output
+    assert output.startswith(f"error: {reason} ")  # the answer comes first, once
+    assert output.count(reason) == 1
+    assert "customers: failed — considered 0, invalid 0, unchanged 0, sent 0" in output
     assert _posts(voucherify_admin) == 0
     store = Warehouse(cli_warehouse)
-    assert contents(store)["push_hashes"] == []
+    stored = contents(store)
+    assert stored["push_hashes"] == stored["push_row_results"] == []
+    assert [run[stored_columns(store).index("error")] for run in stored["push_runs"]] == [reason]
     store.dispose()
 
 
@@ -145,16 +152,20 @@ def test_semicolon_separated_file_is_told_to_use_commas(
     sandbox, voucherify_admin, tmp_path, cli_warehouse
 ):
     upload = tmp_path / "customers.csv"
-    upload.write_text("source_id;email\nu-1;a@example.com\n", encoding="utf-8")
-    _, output = promosync(_env(sandbox, cli_warehouse), "push", "customers", "--file", str(upload))
-    assert (
-        "row 1 (-): invalid: the file has no header row naming source_id (its first line is"
-        " 'source_id;email'); separate columns with commas, not ';'"
-    ) in output
-    assert "sent 0" in output
+    upload.write_text("source_id;email\nu-1;secret-9f3a@example.com\n", encoding="utf-8")
+    code, output = promosync(
+        _env(sandbox, cli_warehouse), "push", "customers", "--file", str(upload)
+    )
+    assert code == 1
+    assert output.startswith(
+        "error: the file has no header row naming source_id (its columns are separated by ';':"
+        " separate them with commas); is it the CSV file of this push? Nothing in it was sent "
+    )
+    assert "sent 0" in output and "secret-9f3a" not in output
     assert _posts(voucherify_admin) == 0
     store = Warehouse(cli_warehouse)
-    assert contents(store)["push_hashes"] == []
+    assert contents(store)["push_hashes"] == contents(store)["push_row_results"] == []
+    assert "secret-9f3a" not in str(contents(store))
     store.dispose()
 
 
