@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from promosync.connectors import stopping
-from promosync.connectors.warehouse import Warehouse, WarehouseError, display_url, warehouse_error
+from promosync.connectors.database import WarehouseError, display_url, warehouse_error
+from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
