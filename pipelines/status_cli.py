@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import typer
-from promosync.connectors import health
+from promosync.connectors import health, reject_log
 from promosync.connectors.http import ApiError, ConfigError
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse, warehouse_url
@@ -144,6 +144,7 @@ def status(
         failed = [
             *stale,
             *(health.duplicate_keys(store, table, key) for table, key in health.RAW_TABLES.items()),
+            *reject_log.unresolved(store, list(health.RAW_TABLES)),
             pending,
         ]
         reconciliation = _api_reconciliation(store)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from promosync.connectors.http import (
 from promosync.connectors.keyset import instant_or_none
 from promosync.connectors.offsets import Offset
 from promosync.connectors.paging import JsonClient, Listing, Page, pages, path
+from promosync.connectors.readable import read_csv
 from promosync.connectors.stream import Stream
 from promosync.connectors.talon_one.streams import (
     BALANCES,
@@ -228,9 +227,9 @@ def entity_balances(
 
 def balances_export(
     management: ApiClient, program_id: int, card_based: bool, as_of: str
-) -> list[dict[str, str]]:
-    """Every ledger's balances of a program as of `as_of`, from its CSV export (one request)."""
+) -> list[dict[str, Any]]:
+    """Every ledger's balances of a program as of `as_of`, from its CSV export (one request);
+    a row with more or fewer fields than the header is kept for the writer to reject."""
     template = CARD_BALANCES_EXPORT if card_based else BALANCES.endpoint
     where = path(template, programId=program_id)
-    text = management.request("GET", where, params={"endDate": as_of}).text
-    return list(csv.DictReader(io.StringIO(text)))
+    return read_csv(management.request("GET", where, params={"endDate": as_of}).text)

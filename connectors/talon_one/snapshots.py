@@ -22,6 +22,11 @@ from promosync.connectors.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 NEEDS_MANAGEMENT = "skipped: needs TALON_ONE_MANAGEMENT_KEY"
+ORDERS = {
+    "ascending": "id order",
+    "descending": "reverse id order",
+    "unordered": "an order of its own",
+}
 UNSETTLED = (
     f"deletes not marked: the list, in an order of its own, moved under each of {MAX_PASSES}"
     " reads (the next run marks them)"
@@ -41,10 +46,10 @@ def _snapshot(writer: StreamWriter, pages: Pages, walks: list[Offset]) -> None:
     for records in pages:
         writer.commit(writer.rows(records))
         present += [record["id"] for record in records if isinstance(record.get("id"), int)]
-    orders = sorted({walk.order for walk in walks if walk.order})
+    orders = sorted({ORDERS[walk.order] for walk in walks if walk.order})
     report.mode = "snapshot (Management API)"
     if orders:
-        report.mode += f", listed in {' and '.join(orders)} order"
+        report.mode += f", listed in {' and '.join(orders)}"
     if all(walk.settled for walk in walks):
         at = datetime.now(UTC)
         report.deleted = writer.warehouse.mark_deleted(stream.name, "id", present, at)
