@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from promosync.connectors.cursor import parse_instant
-from promosync.connectors.http import ApiClient
+from promosync.connectors.cursor import TICK, format_instant, parse_instant
+from promosync.connectors.http import ApiClient, UnexpectedAnswer
 from promosync.connectors.push.audit import RowResult
 from promosync.connectors.push.jobs import Job
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 FINAL = frozenset({"DONE", "FAILED"})
 CLOCK_SKEW = timedelta(minutes=2)  # tolerated difference between our clock and Voucherify's
 LIST_LIMIT = 100
+ACTIONS = "/v1/async-actions"
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,8 @@ def row_outcomes(
         )
         unattributed |= row is None
         failed_keys.add(key or "")
-    if action.get("status") == "FAILED":
-        why = result.get("message") or "the async action FAILED"
+    if applied_none(action):
+        why = result.get("message") or f"the async action applied no row ({_ending(action)})"
         failures += [
             RowResult(row["row_number"], row["row_key"], "rejected", str(why), None)
             for row in rows
@@ -107,22 +108,58 @@ def row_outcomes(
     return failures, {row["row_key"] for row in rows} - failed_keys
 
 
+def applied_none(action: dict[str, Any]) -> bool:
+    """Whether an ended action applied none of its rows, however it says so.
+
+    The spec leaves it open: its examples end a job whose every row failed `DONE` with
+    `done_count: 0` (and the failures in `result`), an `operation_status` of `FAILED` is
+    undescribed, and a job that could not run at all ends `FAILED`. All three mean no row arrived.
+    """
+    done = (action.get("result") or {}).get("done_count")
+    return (
+        action.get("status") == "FAILED" or action.get("operation_status") == "FAILED" or done == 0
+    )
+
+
+def ended(action: dict[str, Any]) -> str:
+    """A job's status once its action ended: `failed` if no row arrived, else `done`."""
+    return "failed" if applied_none(action) else "done"
+
+
+def _ending(action: dict[str, Any]) -> str:
+    status, operation = action.get("status"), action.get("operation_status")
+    return f"{status}, operation_status {operation}" if operation else str(status)
+
+
 def list_actions_since(client: ApiClient, since: Any) -> list[dict[str, Any]]:
-    """Async actions created at or after `since` (less the clock skew), oldest first."""
+    """Async actions created at or after `since` (less the clock skew), oldest first, each once.
+
+    The list is newest first and paged by `end_date`, which the spec words "scheduled before" the
+    date: exclusive, or inclusive to its authors. Each page asks for actions before a tick past the
+    oldest one seen, so those sharing its instant are never left out, and those seen twice are
+    kept once; a page bringing nothing new cannot be paged past and is refused.
+    """
     floor = since - CLOCK_SKEW
-    found: list[dict[str, Any]] = []
+    found: dict[str, dict[str, Any]] = {}
     params: dict[str, Any] = {"limit": LIST_LIMIT}
     while True:
-        page = client.get_json("/v1/async-actions", params)
+        page = client.get_json(ACTIONS, params)
         actions = page.get("async_actions") or []
-        found += [a for a in actions if parse_instant(a["created_at"]) >= floor]
+        fresh = [action for action in actions if action["id"] not in found]
+        found.update((a["id"], a) for a in fresh if parse_instant(a["created_at"]) >= floor)
         if not page.get("has_more") or not actions:
             break
-        oldest = actions[-1]["created_at"]
-        if parse_instant(oldest) < floor or params.get("end_date") == oldest:
+        oldest = min(parse_instant(action["created_at"]) for action in actions)
+        if oldest < floor:
             break
-        params["end_date"] = oldest
-    return sorted(found, key=lambda a: (a["created_at"], a["id"]))
+        if not fresh:
+            raise UnexpectedAnswer(
+                "voucherify", "GET", ACTIONS,
+                f"more than {LIST_LIMIT} async actions share created_at {format_instant(oldest)}:"
+                " the list cannot be paged past them by end_date",
+            )  # fmt: skip
+        params["end_date"] = format_instant(oldest + TICK)
+    return sorted(found.values(), key=lambda a: (a["created_at"], a["id"]))
 
 
 def recover_intents(client: ApiClient, intents: list[Job], known: set[str]) -> None:

@@ -20,6 +20,7 @@ from promosync.connectors.push import audit, jobs
 from promosync.connectors.push.async_actions import (
     DEFAULT_BACKOFF,
     Backoff,
+    ended,
     poll_actions,
     recover_intents,
     row_outcomes,
@@ -72,7 +73,7 @@ def _finisher(warehouse: Warehouse, report: PushReport) -> Callable[[jobs.Job, d
         if applied:
             confirmed = [(r["row_key"], r["content_hash"]) for r in rows if r["row_key"] in applied]
             audit.save_hashes(warehouse, DESTINATION, job.operation, job.run_id, confirmed)
-        jobs.close_job(job, "done" if action.get("status") == "DONE" else "failed", action)
+        jobs.close_job(job, ended(action), action)
         jobs.save_job(warehouse, job)
         log.info("async action %s %s: %d row(s) refused", job.async_action_id,
                  action.get("status"), len(failures))  # fmt: skip
