@@ -65,7 +65,6 @@ class StartingAfter(Paginator):
             if after:
                 params["starting_after_id"] = after
             body, records = listing.get(params)
-            latest = self._check_order(listing, records, latest)
             more = body.get("has_more")
             if not isinstance(more, bool):  # missing: a full page may have more after it
                 more = len(records) >= self.page_size
@@ -80,6 +79,7 @@ class StartingAfter(Paginator):
                     f"has_more with the page after {following!r} again instead of the next one:"
                     f" {STOPPED} (the cursor stays at the last page committed)",
                 )
+            latest = self._check_order(listing, records, latest)
             yield Page(records, last or after)
             if not more:
                 return

@@ -81,8 +81,11 @@ class RowReader:
 
     def __init__(self, stream: Stream, column_types: Mapping[str, tuple[str, bool]]) -> None:
         self.stream = stream
+        # The key and the cursor must hold a value whatever the table admits: without them a
+        # row cannot be found again nor the stream resume past it.
+        required = {*stream.primary_key, stream.cursor_field}
         self.rules = [
-            (column, rule_of(data_type), nullable)
+            (column, rule_of(data_type), nullable and column not in required)
             for column, (data_type, nullable) in column_types.items()
         ]
 

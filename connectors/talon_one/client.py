@@ -131,7 +131,8 @@ def _by_id(record: dict[str, Any]) -> Any:
 
 def _by_creation(record: dict[str, Any]) -> Any:
     """A ledger entry's place in its log: (created, id); None where either is unreadable."""
-    created, identity = instant_or_none(record.get("created")), record.get("id")
+    created = instant_or_none(record.get(TRANSACTIONS.required("cursor_field")))
+    identity = record.get("id")
     return (created, identity) if created is not None and isinstance(identity, int) else None
 
 
@@ -161,7 +162,7 @@ def in_window(pages: Iterable[Page], start: str | None, end: str) -> Iterator[Pa
     for page in pages:
         kept = []
         for record in page:
-            created = instant_or_none(record.get("created"))
+            created = instant_or_none(record.get(TRANSACTIONS.required("cursor_field")))
             if created is None or ((low is None or created >= low) and created < high):
                 kept.append(record)
         yield Page(kept, page.cursor)
