@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from promosync.connectors.stream import Record
 
-MISSING = object()  # a CSV field the row left out (csv.DictReader's restval)
+MISSING: Any = object()  # a CSV record's key listing the fields its row left out
 _INSTANT = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 )
@@ -33,19 +33,27 @@ def member(record: Mapping[str, Any], *path: str) -> Any:
     should be an object is something else (e.g. a tier given as a name, not an object)."""
     value: Any = record
     for depth, name in enumerate(path):
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            where = ".".join(path[:depth])
-            return Invalid(where, f"is {shown(value)} where the spec has an object")
+        if value.__class__ is not dict:
+            if value is None:
+                return None
+            if not isinstance(value, dict):
+                where = ".".join(path[:depth])
+                return Invalid(where, f"is {shown(value)} where the spec has an object")
         value = value.get(name)
     return value
 
 
 def read_csv(text: str) -> list[Record]:
-    """CSV rows as records: a field past the header goes under None, a missing one is MISSING,
-    so the reader rejects that row alone (with the reason) and the others are read."""
-    return list(csv.DictReader(io.StringIO(text), restval=MISSING))
+    """CSV rows as records, so the reader rejects a malformed row alone (with the reason) and
+    reads the others: fields past the header go under None, and a row short of fields lists the
+    missing ones under MISSING (their values None)."""
+    records = list(csv.DictReader(io.StringIO(text), restval=MISSING))
+    for record in records:
+        missing = [name for name, value in record.items() if value is MISSING]
+        if missing:
+            record.update(dict.fromkeys(missing))
+            record[MISSING] = missing
+    return records
 
 
 def shown(value: Any) -> str:

@@ -59,15 +59,15 @@ def key_text(values: Sequence[Any]) -> str:
 
 def _sent(record: Any) -> Any:
     """The record as the API sent it: without fields the sync attached (`_...`), a CSV row's
-    extra fields under `(extra fields)` and its missing ones as null."""
+    extra fields under `(extra fields)` (its missing ones are null)."""
     if not isinstance(record, dict):
         return record
     whole = {}
     for name, value in record.items():
         if name is None:
             whole["(extra fields)"] = value
-        elif not str(name).startswith("_"):
-            whole[str(name)] = None if value is MISSING else value
+        elif isinstance(name, str) and not name.startswith("_"):
+            whole[name] = value
     return whole
 
 
@@ -84,9 +84,12 @@ class RowReader:
         # The key and the cursor must hold a value whatever the table admits: without them a
         # row cannot be found again nor the stream resume past it.
         required = {*stream.primary_key, stream.cursor_field}
-        self.rules = [
+        rules = [
             (column, rule_of(data_type), nullable and column not in required)
             for column, (data_type, nullable) in column_types.items()
+        ]
+        self.rules = [
+            (column, rule, nullable) for column, rule, nullable in rules if rule or not nullable
         ]
 
     def read(
@@ -122,8 +125,8 @@ class RowReader:
         if None in record:
             extra = record[None]
             return "(extra fields)", f"the CSV row has {len(extra)} more than its header: {extra!r}"
-        missing = [str(name) for name, value in record.items() if value is MISSING]
-        if missing:
+        if MISSING in record:
+            missing = record[MISSING]
             return missing[0], f"is missing: the CSV row has {len(missing)} fewer than its header"
         return None
 
@@ -139,7 +142,7 @@ class RowReader:
 
 
 def _is_key(value: Any) -> bool:
-    return value is not None and value is not MISSING and value.__class__ is not Invalid
+    return value is not None and value.__class__ is not Invalid
 
 
 def _cause(error: Exception) -> tuple[str, str]:
