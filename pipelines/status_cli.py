@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
-from promosync.connectors import health, preflight
+from promosync.connectors import health, preflight, reject_log
 from promosync.connectors.database import display_url, is_ephemeral, resolve_url
 from promosync.connectors.http import ApiError, ConfigError
 from promosync.connectors.voucherify.client import voucherify_client
@@ -176,6 +176,7 @@ def _checks(
     findings = [
         *stale,
         *(health.duplicate_keys(store, table, key) for table, key in health.RAW_TABLES.items()),
+        *reject_log.unresolved(store, list(health.RAW_TABLES)),
         pending,
         *(
             health.Finding("warehouse", p.stream, False, str(p))
