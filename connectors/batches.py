@@ -16,6 +16,7 @@ from promosync.connectors.rejects import (
     TABLE,
     Reject,
     RowReader,
+    key_text,
     refuse,
     reject_row,
     strict_streams,
@@ -112,8 +113,14 @@ class StreamWriter:
 
     def mark_unwritten_deleted(self) -> int:
         """After a full re-read: stamp `_deleted_at` on the live rows this run did not write again
-        (the source no longer has them); return how many."""
-        return self.warehouse.mark_unseen_deleted(self.stream.name, self.synced_at)
+        (the source no longer has them), but not on those it rejected; return how many."""
+        met = self._rejected  # read but not written: the source still has them
+
+        def unreadable(key: tuple[Any, ...]) -> bool:
+            return key_text(key) in met
+
+        spared = (self.stream.primary_key, unreadable) if met else None
+        return self.warehouse.mark_unseen_deleted(self.stream.name, self.synced_at, spared)
 
     def commit_pages(
         self,

@@ -303,15 +303,25 @@ class Warehouse:
                 self._unstage(conn, stage)
         return count
 
-    def mark_unseen_deleted(self, table: str, since: datetime) -> int:
+    def mark_unseen_deleted(
+        self,
+        table: str,
+        since: datetime,
+        spared: tuple[Sequence[str], Callable[[tuple[Any, ...]], bool]] | None = None,
+    ) -> int:
         """Stamp `_deleted_at` on live rows not written since `since`; return how many.
 
         After a full re-read that started at `since`, those are the rows the source no longer has.
+        `spared=(key columns, keep)` leaves live the unseen rows whose key `keep` accepts (records
+        the re-read met but could not write).
         """
-        target = sa.table(table, sa.column("_synced_at"), sa.column("_deleted_at"))
+        columns = (*(spared[0] if spared else ()), "_synced_at", "_deleted_at")
+        target = sa.table(table, *(sa.column(name) for name in dict.fromkeys(columns)))
         unseen = sa.and_(target.c._deleted_at.is_(None), target.c._synced_at < since)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
+            if spared:
+                unseen = sa.and_(unseen, *_leaving_out(conn, target, unseen, *spared))
             return conn.execute(sa.update(target).where(unseen).values(_deleted_at=now)).rowcount
 
     def reset_cursors(self, stream: str) -> int:
@@ -337,3 +347,16 @@ class Warehouse:
         """Run a read query; rows as dicts."""
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(sa.text(sql), params or {})]
+
+
+def _leaving_out(
+    conn: Connection,
+    target: sa.TableClause,
+    rows: sa.ColumnElement[bool],
+    key_names: Sequence[str],
+    keep: Callable[[tuple[Any, ...]], bool],
+) -> list[sa.ColumnElement[bool]]:
+    """Conditions that leave out the `rows` of `target` whose key `keep` accepts."""
+    key = [target.c[name] for name in key_names]
+    kept = [tuple(row) for row in conn.execute(sa.select(*key).where(rows)) if keep(tuple(row))]
+    return [sa.not_(sa.and_(*(c == v for c, v in zip(key, row, strict=True)))) for row in kept]

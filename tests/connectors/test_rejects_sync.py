@@ -189,3 +189,25 @@ def test_a_strict_stream_fails_the_run_at_the_first_reject_and_moves_no_cursor(
     assert warehouse.read_cursor("voucherify_customers") is None
     assert ids(warehouse, "voucherify_customers") == set()
     assert [r["record_key"] for r in rejects(warehouse, "voucherify_customers")] == [bad]
+
+
+def test_a_full_refresh_never_marks_deleted_a_record_it_met_but_could_not_read(
+    sandbox, warehouse, voucherify_admin
+) -> None:
+    client = runs.voucherify(sandbox.voucherify_url)
+    sync.sync_customers(client, warehouse)
+    sync.sync_loyalty_transactions(client, warehouse)
+    entries = voucherify_admin.get("/_sandbox/truth/loyalty_transactions").json()
+    textual = entries[3]["id"]
+    malform(voucherify_admin, {"path": "/transactions$", "where": {"id": textual},
+                               "set": {"details": "10 points"}})  # fmt: skip
+
+    refreshed = sync.sync_loyalty_transactions(client, warehouse, full_refresh=True)
+
+    assert (refreshed.rejected, refreshed.deleted) == (1, 0)
+    live = warehouse.query(
+        "SELECT id FROM voucherify_loyalty_transactions WHERE _deleted_at IS NULL"
+    )
+    assert {row["id"] for row in live} == {e["id"] for e in entries}  # the source still has it
+    (reject,) = rejects(warehouse, "voucherify_loyalty_transactions")
+    assert (reject["record_key"], reject["resolved_at"]) == (textual, None)
