@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from promosync.connectors import reject_log
+from promosync.connectors.database import display_url, missing_duckdb_file
 from promosync.connectors.health import RAW_TABLES
-from promosync.connectors.warehouse import Warehouse, WarehouseError, warehouse_url
+from promosync.connectors.warehouse import (
+    DATABASE_ERRORS,
+    Warehouse,
+    WarehouseError,
+    warehouse_error,
+    warehouse_url,
+)
 
 rejects_app = typer.Typer(help="Records a pull could not read (sync_rejects).")
 SHOWN_CHARS = 120  # of a record, per line
 KEYS = typer.Option(None, "--key", help="Only this record key (repeatable).")
+
+
+@contextmanager
+def _warehouse(doing: str, *, read_only: bool) -> Iterator[Warehouse]:
+    """The configured warehouse, or one line saying why it cannot be used and exit 1; a DuckDB
+    file that does not exist is not created."""
+    url = warehouse_url()
+    store = None
+    try:
+        if missing_duckdb_file(url):
+            raise WarehouseError(f"{display_url(url)} does not exist: run `promosync sync` first")
+        store = Warehouse(url, read_only=read_only)
+        yield store
+    except DATABASE_ERRORS as error:
+        typer.echo(f"rejects: {warehouse_error(error, url, doing)}", err=True)
+        raise typer.Exit(1) from None
+    except WarehouseError as error:
+        typer.echo(f"rejects: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        if store is not None:
+            store.dispose()
 
 
 def _stream(name: str | None) -> str | None:
@@ -24,14 +56,9 @@ def list_rejects(
     all_: bool = typer.Option(False, "--all", help="Resolved rejects too."),
 ) -> None:
     """Show each reject: stream, key, field, reason, when it was last met, and the record."""
-    store = Warehouse(warehouse_url())
-    try:
-        rows = reject_log.listed(store, _stream(stream), everything=all_)
-    except WarehouseError as error:
-        typer.echo(f"rejects: {error}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        store.dispose()
+    stream = _stream(stream)
+    with _warehouse("listing the rejects", read_only=True) as store:
+        rows = reject_log.listed(store, stream, everything=all_)
     for row in rows:
         state = f"resolved ({row['resolution']})" if row["resolved_at"] else "unresolved"
         typer.echo(
@@ -49,9 +76,7 @@ def resolve(
     note: str = typer.Option("marked resolved", help="Why: kept as the resolution."),
 ) -> None:
     """Mark a stream's unresolved rejects (or only those with `--key`) resolved."""
-    store = Warehouse(warehouse_url())
-    try:
-        count = reject_log.resolve(store, _stream(stream), key or [], note)
-    finally:
-        store.dispose()
+    _stream(stream)
+    with _warehouse("resolving rejects", read_only=False) as store:
+        count = reject_log.resolve(store, stream, key or [], note)
     typer.echo(f"{count} reject(s) of {stream} marked resolved")

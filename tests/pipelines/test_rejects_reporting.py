@@ -63,3 +63,22 @@ def test_a_rejected_customer_is_counted_failed_on_and_resolved_by_hand(
     assert "rejects_resolved" not in runner.invoke(app, ["status"]).output
     everything = runner.invoke(app, ["rejects", "list", "--all"]).output
     assert "[resolved (fixed)," in everything
+
+
+def test_rejects_commands_on_a_warehouse_they_cannot_use_say_why_in_one_line(
+    tmp_path, monkeypatch
+) -> None:
+    runner = CliRunner()
+    missing = tmp_path / "nowhere" / "warehouse.duckdb"
+    for url, says in [
+        (f"duckdb:///{missing}", f"{missing} does not exist: run `promosync sync` first"),
+        ("duckdb:///:memory:", "names no database file"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/x", "cannot open the warehouse"),
+    ]:
+        monkeypatch.setenv("WAREHOUSE_URL", url)
+        for command in (["rejects", "list"], ["rejects", "resolve", "voucherify_customers"]):
+            result = runner.invoke(app, command)
+            assert result.exit_code == 1, (url, command, result.output)
+            (line,) = result.output.splitlines()
+            assert line.startswith("rejects: ") and says in line
+    assert not missing.parent.exists()  # nothing was created
