@@ -11,6 +11,8 @@ from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
 from promosync.pipelines.stream_assets import pull_asset
 from typer.testing import CliRunner
 
+from tests.reliability.cli import env_for, promosync, small, table_rows
+
 
 def test_a_rejected_customer_is_counted_failed_on_and_resolved_by_hand(
     sandbox, voucherify_admin, tmp_path, monkeypatch
@@ -82,3 +84,20 @@ def test_rejects_commands_on_a_warehouse_they_cannot_use_say_why_in_one_line(
             (line,) = result.output.splitlines()
             assert line.startswith("rejects: ") and says in line
     assert not missing.parent.exists()  # nothing was created
+
+
+def test_the_sync_table_counts_the_rejected_records_of_each_stream(
+    sandbox, voucherify_admin, tmp_path
+) -> None:
+    small(sandbox, 20)
+    bad = voucherify_admin.get("/_sandbox/truth/customers").json()[3]["id"]
+    rule = {"path": "^/v1/customers$", "where": {"id": bad}, "set": {"created_at": "soon"}}
+    voucherify_admin.put("/_sandbox/malformed", json=[rule]).raise_for_status()
+    env = env_for(sandbox, f"duckdb:///{tmp_path / 'w.duckdb'}")
+
+    code, out, err = promosync(env, "sync", "--only", "voucherify_customers")
+
+    assert code == 0, err
+    header = next(line.split() for line in out.splitlines() if line.startswith("stream"))
+    row = dict(zip(header, table_rows(out)["voucherify_customers"], strict=True))
+    assert (row["inserted"], row["rejected"], row["status"]) == ("19", "1", "ok")
