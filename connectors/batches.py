@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from promosync.connectors import stopping
 from promosync.connectors.paging import Page
+from promosync.connectors.reject_log import open_rejects, resolved_by
+from promosync.connectors.rejects import (
+    PRIMARY_KEY,
+    TABLE,
+    Reject,
+    RowReader,
+    key_text,
+    refuse,
+    reject_row,
+    strict_streams,
+)
 from promosync.connectors.report import SyncReport
 from promosync.connectors.stream import Record, Row, Stream
-from promosync.connectors.warehouse import Warehouse
+from promosync.connectors.warehouse import TableRows, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +39,57 @@ class StreamWriter:
     """Writes one stream's rows with its cursors, each batch in one transaction, and counts them.
 
     Every committed batch is a safe point: a stop asked for by a signal ends the run right after
-    it (`stopping.check()`), with everything committed so far kept.
+    it (`stopping.check()`), with everything committed so far kept. A record that cannot become a
+    row is a reject (connectors/rejects.py): it is written, whole and with its reason, into
+    `sync_rejects` in the transaction of the batch it came with, and the rest of the batch lands;
+    a batch that lands the key of an open reject resolves it. A strict stream stops instead.
     """
 
     stream: Stream
     warehouse: Warehouse
     report: SyncReport
     synced_at: datetime
+    reader: RowReader = field(init=False)
+    strict: bool = field(init=False)
+    rejects: list[Reject] = field(init=False, default_factory=list)  # read, not yet written
+    _open: dict[str, Row] | None = field(init=False, default=None)
+    _rejected: set[str] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.reader = RowReader(self.stream, self.warehouse.column_types(self.stream.name))
+        self.strict = self.stream.name in strict_streams()
 
     def rows(self, records: Iterable[Record], fill: Mapping[str, Any] | None = None) -> list[Row]:
-        """`records` as rows; `fill` sets the columns a record leaves empty (its parent's id)."""
-        to_row, synced_at = self.stream.to_row, self.synced_at
-        rows = [to_row(record, synced_at) for record in records]
-        for column, value in (fill or {}).items():
-            for row in rows:
-                if row.get(column) is None:
-                    row[column] = value
+        """`records` as rows, the unreadable ones kept aside as rejects; `fill` sets the columns a
+        record leaves empty (its parent's id)."""
+        rows = []
+        for record in records:
+            read = self.reader.read(record, self.synced_at, fill)
+            if read.__class__ is Reject:
+                self._reject(read)
+            else:
+                rows.append(read)
         return rows
+
+    def _reject(self, reject: Reject) -> None:
+        log.warning("rejected: %s", reject.message())
+        self._rejected.add(reject.key)
+        self.report.rejected = len(self._rejected)
+        if self.strict:
+            self.warehouse.write_batch(TABLE, PRIMARY_KEY, [reject_row(reject, self.synced_at)])
+            raise refuse(self.stream, reject)
+        self.rejects.append(reject)
+
+    def _reject_rows(self, rows: list[Row]) -> list[TableRows]:
+        """The rejects to write with `rows`: the new ones, and the open ones `rows` resolve."""
+        if self._open is None:
+            self._open = open_rejects(self.warehouse, self.stream.name)
+        written = resolved_by(self.stream, rows, self._open, datetime.now(UTC))
+        for reject in self.rejects:
+            written.append(reject_row(reject, self.synced_at))
+            self._open[reject.key] = written[-1]
+        self.rejects = []
+        return [(TABLE, PRIMARY_KEY, written)] if written else []
 
     def commit(
         self,
@@ -54,18 +99,28 @@ class StreamWriter:
         *,
         safe_point: bool = True,
     ) -> None:
-        """Upsert `rows` and save `cursors` in one transaction (`replace`: see write_batch)."""
+        """Upsert `rows` and save `cursors` in one transaction (`replace`: see write_batch), with
+        the rejects read since the last commit."""
         stream = self.stream
         keyed = {(stream.name, p): value for p, value in cursors.items()} if cursors else None
-        result = self.warehouse.write_batch(stream.name, stream.primary_key, rows, keyed, replace)
+        also = self._reject_rows(rows)
+        result = self.warehouse.write_batch(
+            stream.name, stream.primary_key, rows, keyed, replace, also=also
+        )
         self.report.add(result.inserted, result.updated)
         if safe_point:
             stopping.check()
 
     def mark_unwritten_deleted(self) -> int:
         """After a full re-read: stamp `_deleted_at` on the live rows this run did not write again
-        (the source no longer has them); return how many."""
-        return self.warehouse.mark_unseen_deleted(self.stream.name, self.synced_at)
+        (the source no longer has them), but not on those it rejected; return how many."""
+        met = self._rejected  # read but not written: the source still has them
+
+        def unreadable(key: tuple[Any, ...]) -> bool:
+            return key_text(key) in met
+
+        spared = (self.stream.primary_key, unreadable) if met else None
+        return self.warehouse.mark_unseen_deleted(self.stream.name, self.synced_at, spared)
 
     def commit_pages(
         self,

@@ -104,6 +104,14 @@ def resolve_url(url: str, allow_ephemeral: bool | None = None) -> sa.URL:
     return parsed
 
 
+def missing_duckdb_file(url: str) -> bool:
+    """True when `url` names a DuckDB file that does not exist (a reader must not create it)."""
+    parsed = resolve_url(url, allow_ephemeral=True)
+    if parsed.get_backend_name() != "duckdb" or is_ephemeral(parsed):
+        return False
+    return not Path(parsed.database).exists()
+
+
 def _private_folder(folder: Path) -> None:
     """Create `folder` and its missing parents readable by this user only (0700)."""
     missing = [path for path in (folder, *folder.parents) if not path.exists()]

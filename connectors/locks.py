@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from promosync.connectors import stopping
-from promosync.connectors.database import WarehouseError, display_url, warehouse_error
-from promosync.connectors.warehouse import Warehouse
+from promosync.connectors.database import display_url
+from promosync.connectors.warehouse import Warehouse, WarehouseError, warehouse_error
 
 log = logging.getLogger(__name__)
 

@@ -96,10 +96,10 @@ class Listing:
 class LoopGuard:
     """The one guard against lists that would never end, whatever moves them.
 
-    An API that ignores what moves a list (a token, `skip`, `page`, a keyset bound) answers the
-    same page forever; one that promises more with nothing to go on cannot be followed. The guard
-    stops at the first such answer with a clear UnexpectedAnswer naming the endpoint, before
-    anything of it is handed out.
+    An API that ignores what moves a list (a token, `skip`, `page`) answers the same page forever;
+    one that promises more with nothing to go on cannot be followed. The guard stops at the first
+    such answer with a clear UnexpectedAnswer naming the endpoint, before anything of it is handed
+    out. (A keyset checks its own bounds: connectors/keyset.py.)
     """
 
     def __init__(self, listing: Listing, previous: list[Record] | None = None) -> None:
@@ -108,11 +108,6 @@ class LoopGuard:
     def promised_more(self, more: bool, following: object, detail: str) -> None:
         """Refuse an answer that says more follows but gives nothing to ask for it with."""
         if more and not following:
-            self.listing.refuse(detail)
-
-    def not_past(self, start: Any, bound: Any, detail: str) -> None:
-        """Refuse a page that starts at or before the bound it was asked to start after."""
-        if bound is not None and start <= bound:
             self.listing.refuse(detail)
 
     def same_token(self, sent: object, following: object, detail: str) -> None:

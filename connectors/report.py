@@ -21,6 +21,7 @@ class SyncReport:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    rejected: int = 0  # records that could not be read (sync_rejects), each counted once
     entities: int = 0  # customers, campaigns, profiles or cards visited by a fan-out
     requests: int = 0
     rate_limited: int = 0

@@ -16,7 +16,8 @@ UNIQUE_KEY = "primary_key_unique"
 FRESH = "fresh"
 CURSOR_FORWARD = "cursor_forward"  # for a stream-wide cursor that is an instant
 COUNT_MATCHES_API = "count_matches_api"  # for a top-level list whose first page reports `total`
-CHECKS = (UNIQUE_KEY, FRESH, CURSOR_FORWARD, COUNT_MATCHES_API)
+REJECTS_RESOLVED = "rejects_resolved"  # every stream has it: any record may be unreadable
+CHECKS = (UNIQUE_KEY, FRESH, CURSOR_FORWARD, COUNT_MATCHES_API, REJECTS_RESOLVED)
 
 # Run options a stream's sync function accepts (pipelines/stream_options.py: the config of each).
 REFRESH = "refresh"  # full_refresh: every cursor reset, all read again, rows not met marked gone
@@ -45,10 +46,12 @@ class Stream:
     to_row: Callable[[Record, datetime], Row]
     cost_per_entity: int | None = None  # requests one entity visit costs at least (fan-outs)
     depends_on: tuple[str, ...] = ()  # streams that must run first
-    checks: tuple[str, ...] = (UNIQUE_KEY, FRESH)
+    checks: tuple[str, ...] = (UNIQUE_KEY, FRESH)  # REJECTS_RESOLVED is added to every stream's
     options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if REJECTS_RESOLVED not in self.checks:
+            object.__setattr__(self, "checks", (*self.checks, REJECTS_RESOLVED))
         if "\n" in self.description or not self.description:
             raise ValueError(f"{self.name}: the description must be one line")
         unknown = [c for c in self.checks if c not in CHECKS] + [

@@ -27,6 +27,9 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('promosync ddl ' || current_schema()))"
 
 
+TableRows = tuple[str, Sequence[str], Sequence[Mapping[str, Any]]]  # table, primary key, rows
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """Rows a batch inserted and updated."""
@@ -136,6 +139,17 @@ class Warehouse:
             self._columns[table] = names
         return self._columns[table]
 
+    def column_types(self, table: str) -> dict[str, tuple[str, bool]]:
+        """Each column's SQL type (as the database names it) and whether it admits NULL."""
+        query = sa.text(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+            " WHERE table_name = :table AND table_schema = current_schema()"
+            " ORDER BY ordinal_position"
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query, {"table": table}).all()
+        return {name: (kind, nullable == "YES") for name, kind, nullable in rows}
+
     def write_batch(
         self,
         table: str,
@@ -143,12 +157,37 @@ class Warehouse:
         rows: Iterable[Mapping[str, Any]],
         cursors: Mapping[tuple[str, str], str | None] | None = None,
         replace: tuple[str, Sequence[str]] | None = None,
+        also: Sequence[TableRows] = (),
     ) -> BatchResult:
         """Upsert `rows` on `primary_key` and save `cursors` in one transaction.
 
         `replace=(column, values)` first deletes the rows whose `column` is in `values`, so a set
-        that is read whole (a customer's segments) replaces what was there.
+        that is read whole (a customer's segments) replaces what was there. `also` upserts rows
+        into other tables in the same transaction (the batch's rejects, see connectors/rejects.py).
         """
+        values = self._values(table, primary_key, rows)
+        others = [(name, list(key), self._values(name, key, more)) for name, key, more in also]
+        with self.engine.begin() as conn:
+            result = BatchResult(0, 0)
+            if replace and replace[1]:
+                target = sa.table(table, sa.column(replace[0]))
+                condition = target.c[replace[0]].in_(list(replace[1]))
+                conn.execute(sa.delete(target).where(condition))
+            if values:
+                result = self._upsert(conn, table, list(primary_key), self.columns(table), values)
+            for name, key, more in others:
+                if more:
+                    self._upsert(conn, name, key, self.columns(name), more)
+            if cursors:
+                self._save_cursors(conn, cursors)
+        if self.after_commit is not None:
+            self.after_commit(result)
+        return result
+
+    def _values(
+        self, table: str, primary_key: Sequence[str], rows: Iterable[Mapping[str, Any]]
+    ) -> list[list[str | None]]:
+        """Each row's values in the table's column order, as text; the last copy of a key wins."""
         columns = self.columns(table)
         unique: dict[tuple[Any, ...], list[str | None]] = {}
         for row in rows:  # the last copy of a key wins, as it would in the source
@@ -156,21 +195,7 @@ class Warehouse:
             unique[tuple(row[k] for k in primary_key)] = [
                 v if v is None or v.__class__ is str else _text(v) for v in map(row.get, columns)
             ]
-        with self.engine.begin() as conn:
-            result = BatchResult(0, 0)
-            if replace and replace[1]:
-                target = sa.table(table, sa.column(replace[0]))
-                condition = target.c[replace[0]].in_(list(replace[1]))
-                conn.execute(sa.delete(target).where(condition))
-            if unique:
-                result = self._upsert(
-                    conn, table, list(primary_key), columns, list(unique.values())
-                )
-            if cursors:
-                self._save_cursors(conn, cursors)
-        if self.after_commit is not None:
-            self.after_commit(result)
-        return result
+        return list(unique.values())
 
     def _stage(
         self, conn: Connection, table: str, columns: list[str], values: list[list[str | None]]
@@ -278,15 +303,25 @@ class Warehouse:
                 self._unstage(conn, stage)
         return count
 
-    def mark_unseen_deleted(self, table: str, since: datetime) -> int:
+    def mark_unseen_deleted(
+        self,
+        table: str,
+        since: datetime,
+        spared: tuple[Sequence[str], Callable[[tuple[Any, ...]], bool]] | None = None,
+    ) -> int:
         """Stamp `_deleted_at` on live rows not written since `since`; return how many.
 
         After a full re-read that started at `since`, those are the rows the source no longer has.
+        `spared=(key columns, keep)` leaves live the unseen rows whose key `keep` accepts (records
+        the re-read met but could not write).
         """
-        target = sa.table(table, sa.column("_synced_at"), sa.column("_deleted_at"))
+        columns = (*(spared[0] if spared else ()), "_synced_at", "_deleted_at")
+        target = sa.table(table, *(sa.column(name) for name in dict.fromkeys(columns)))
         unseen = sa.and_(target.c._deleted_at.is_(None), target.c._synced_at < since)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
+            if spared:
+                unseen = sa.and_(unseen, *_leaving_out(conn, target, unseen, *spared))
             return conn.execute(sa.update(target).where(unseen).values(_deleted_at=now)).rowcount
 
     def reset_cursors(self, stream: str) -> int:
@@ -312,3 +347,16 @@ class Warehouse:
         """Run a read query; rows as dicts."""
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(sa.text(sql), params or {})]
+
+
+def _leaving_out(
+    conn: Connection,
+    target: sa.TableClause,
+    rows: sa.ColumnElement[bool],
+    key_names: Sequence[str],
+    keep: Callable[[tuple[Any, ...]], bool],
+) -> list[sa.ColumnElement[bool]]:
+    """Conditions that leave out the `rows` of `target` whose key `keep` accepts."""
+    key = [target.c[name] for name in key_names]
+    kept = [tuple(row) for row in conn.execute(sa.select(*key).where(rows)) if keep(tuple(row))]
+    return [sa.not_(sa.and_(*(c == v for c, v in zip(key, row, strict=True)))) for row in kept]

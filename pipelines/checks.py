@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from promosync.connectors import catalog, health
+from promosync.connectors import catalog, health, reject_log
 from promosync.connectors.stream import (
     COUNT_MATCHES_API,
     CURSOR_FORWARD,
     FRESH,
+    REJECTS_RESOLVED,
     UNIQUE_KEY,
     Stream,
 )
@@ -158,12 +159,30 @@ def _count_check(stream: Stream) -> dg.AssetChecksDefinition:
     return _check
 
 
+def _rejects_check(stream: Stream) -> dg.AssetChecksDefinition:
+    name = stream.name
+
+    @dg.asset_check(
+        asset=name,
+        name=REJECTS_RESOLVED,
+        description="No record of the stream was rejected (sync_rejects) and left unresolved; a"
+        " reject is resolved once its key is read cleanly or `promosync rejects resolve` marks it.",
+        retry_policy=RETRY,
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.warehouse() as store:
+            return check_result(reject_log.unresolved(store, [name])[0])
+
+    return _check
+
+
 # How each check a stream may declare is built.
 PULL_CHECKS: dict[str, Callable[[Stream], dg.AssetChecksDefinition]] = {
     UNIQUE_KEY: _unique_key_check,
     FRESH: _freshness_check,
     CURSOR_FORWARD: _cursor_check,
     COUNT_MATCHES_API: _count_check,
+    REJECTS_RESOLVED: _rejects_check,
 }
 
 

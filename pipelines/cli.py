@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from promosync.pipelines.push_cli import push_app
+from promosync.pipelines.rejects_cli import rejects_app
 from promosync.pipelines.sandbox_options import with_settings_options
 from promosync.pipelines.status_cli import status
 from promosync.pipelines.sync_cli import sync
@@ -21,6 +22,7 @@ app = typer.Typer(
 
 
 app.add_typer(push_app, name="push", help="Push warehouse rows back to the platforms.")
+app.add_typer(rejects_app, name="rejects", help="Records a pull could not read; resolve them.")
 
 
 app.command()(status)

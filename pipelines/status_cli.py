@@ -6,11 +6,10 @@ import dataclasses
 import os
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import typer
-from promosync.connectors import health, preflight
-from promosync.connectors.database import display_url, is_ephemeral, resolve_url
+from promosync.connectors import health, preflight, reject_log
+from promosync.connectors.database import display_url, missing_duckdb_file
 from promosync.connectors.http import ApiError, ConfigError
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import (
@@ -121,14 +120,6 @@ def _api_reconciliation(store: Warehouse, tolerance: float) -> health.Finding | 
     return health.count_matches("voucherify_customers", rows, total, tolerance)
 
 
-def _missing_warehouse(url: str) -> bool:
-    """True when the URL names a DuckDB file that does not exist (status creates nothing)."""
-    parsed = resolve_url(url, allow_ephemeral=True)
-    if parsed.get_backend_name() != "duckdb" or is_ephemeral(parsed):
-        return False
-    return not Path(parsed.database).exists()
-
-
 def _unreadable(error: WarehouseError, shown: str) -> typer.Exit:
     """Say why the warehouse cannot be read now; EXIT_BUSY when a sync holds the file."""
     holder = _LOCK_HOLDER.search(str(error))
@@ -176,6 +167,7 @@ def _checks(
     findings = [
         *stale,
         *(health.duplicate_keys(store, table, key) for table, key in health.RAW_TABLES.items()),
+        *reject_log.unresolved(store, list(health.RAW_TABLES)),
         pending,
         *(
             health.Finding("warehouse", p.stream, False, str(p))
@@ -210,7 +202,7 @@ def status(
     shown_url = display_url(url)
     store, now = None, datetime.now(UTC)
     try:
-        if _missing_warehouse(url):
+        if missing_duckdb_file(url):
             typer.echo(f"warehouse {shown_url} does not exist: run `promosync sync` first")
             raise typer.Exit(1)
         store = _open_read_only(url)

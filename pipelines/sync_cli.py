@@ -192,9 +192,9 @@ def _report(outcomes: list[PullOutcome], verbose: bool) -> int:
     return 1 if shown else 0
 
 
-COUNTED = ("inserted", "updated", "deleted", "requests", "rate_limited", "retries")
-HEADER = ("stream", "inserted", "updated", "deleted", "requests", "429s", "retries", "seconds",
-          "cursor", "status")  # fmt: skip
+COUNTED = ("inserted", "updated", "deleted", "rejected", "requests", "rate_limited", "retries")
+HEADER = ("stream", "inserted", "updated", "deleted", "rejected", "requests", "429s", "retries",
+          "seconds", "cursor", "status")  # fmt: skip
 
 
 def _row(summary: StreamSummary) -> tuple[str, ...]:
@@ -206,5 +206,6 @@ def _row(summary: StreamSummary) -> tuple[str, ...]:
 
 
 def summary_table(summaries: list[StreamSummary]) -> str:
-    """One row per stream: rows, requests, 429s, retries, seconds, cursor and how it ended."""
+    """One row per stream: rows (rejected: records kept in sync_rejects), requests, 429s,
+    retries, seconds, cursor and how it ended."""
     return text_table([HEADER, *(_row(summary) for summary in summaries)])

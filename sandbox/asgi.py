@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import orjson
+from promosync.sandbox import malformed
 from promosync.sandbox.faults import FaultConfig, FaultInjector
 from promosync.sandbox.settings import SandboxSettings
 from starlette.applications import Starlette
@@ -69,6 +70,7 @@ class SandboxApi(ABC):
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         self.faults = FaultInjector(settings.seed)
+        self.malformed: list[malformed.Malformation] = []  # deliberately invalid answers
         self.stats = RequestStats()
 
     @abstractmethod
@@ -101,6 +103,7 @@ class SandboxApi(ABC):
         """Fresh data from the seed, no faults, no statistics."""
         self.regenerate()
         self.faults.reset(self.settings.seed)
+        self.malformed = []
         self.stats = RequestStats()
 
 
@@ -171,9 +174,28 @@ class FaultsAndStats:
         elif fault == "truncated_body":
             await self._truncated(scope, receive, send)
             status[0] = "truncated"
+        elif api.malformed:
+            await self._malformed(scope, receive, counting_send)
         else:
             await self.app(scope, receive, counting_send)
         api.stats.record(scope["method"], self._route_of(scope), status[0])
+
+    async def _malformed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The answer with the deliberately malformed records the admin asked for."""
+        messages: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, capture)
+        start = messages[0]
+        body = b"".join(m.get("body", b"") for m in messages[1:])
+        if 200 <= start["status"] < 300:
+            body = malformed.rewrite(self.api.malformed, scope["path"], body)
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _truncated(self, scope: Scope, receive: Receive, send: Send) -> None:
         messages: list[Message] = []
@@ -231,6 +253,13 @@ def _admin_routes(api: SandboxApi) -> list[Route]:
     async def get_config(request: Request) -> Any:
         return api.settings.public()
 
+    async def get_malformed(request: Request) -> Any:
+        return [rule.public() for rule in api.malformed]
+
+    async def put_malformed(request: Request) -> Any:
+        api.malformed = malformed.parse(await body_of(request))
+        return [rule.public() for rule in api.malformed]
+
     async def put_config(request: Request) -> Any:
         api.settings.update(await body_of(request))
         return api.settings.public()
@@ -258,6 +287,8 @@ def _admin_routes(api: SandboxApi) -> list[Route]:
         Route("/_sandbox/faults", guarded(put_faults), methods=["PUT"]),
         Route("/_sandbox/config", guarded(get_config), methods=["GET"]),
         Route("/_sandbox/config", guarded(put_config), methods=["PUT"]),
+        Route("/_sandbox/malformed", guarded(get_malformed), methods=["GET"]),
+        Route("/_sandbox/malformed", guarded(put_malformed), methods=["PUT"]),
         Route("/_sandbox/stats", guarded(get_stats), methods=["GET"]),
         Route("/_sandbox/reset", guarded(post_reset), methods=["POST"]),
         Route("/_sandbox/truth/{collection}", guarded(get_truth), methods=["GET"]),

@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 from promosync.connectors import stopping
-from promosync.connectors.cursor import parse_instant
-from promosync.connectors.http import ApiClient
+from promosync.connectors.cursor import TICK, format_instant, parse_instant
+from promosync.connectors.http import ApiClient, UnexpectedAnswer
 from promosync.connectors.push.audit import RowResult
 from promosync.connectors.push.jobs import Job, JobRow
 
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 FINAL = frozenset({"DONE", "FAILED"})
 CLOCK_SKEW = timedelta(minutes=2)  # tolerated difference between our clock and Voucherify's
 LIST_LIMIT = 100
+ACTIONS = "/v1/async-actions"
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,16 @@ class ActionRows:
     The action's result names the rows it refused: `failed` items of a CSV import by `row` (the
     1-based data row of the upload, its position in the job) or `source_id`, `errors` items of a
     bulk or metadata update by `source_id`. When a refusal names no row of the job, which rows
-    were applied cannot be told, and no hash is saved.
+    were applied cannot be told, and no hash is saved. When the action applied no row (see
+    `applied_none`), every row it did not name is rejected with the action's message.
     """
 
     def __init__(self, action: dict[str, Any], row_count: int) -> None:
         result = action.get("result") or {}
-        self.failed = action.get("status") == "FAILED"
-        self.why = str(result.get("message") or "the async action FAILED")
+        self.failed = applied_none(action)
+        self.why = str(
+            result.get("message") or f"the async action applied no row ({_ending(action)})"
+        )
         self.at_position: dict[int, list[dict[str, Any]]] = {}
         self.for_key: dict[str, list[dict[str, Any]]] = {}
         self.unmatched: list[dict[str, Any]] = []  # refusals naming no row (yet)
@@ -139,22 +143,58 @@ class ActionRows:
         return not self.unmatched and not unseen_errors
 
 
+def applied_none(action: dict[str, Any]) -> bool:
+    """Whether an ended action applied none of its rows, however it says so.
+
+    The spec leaves it open: its examples end a job whose every row failed `DONE` with
+    `done_count: 0` (and the failures in `result`), an `operation_status` of `FAILED` is
+    undescribed, and a job that could not run at all ends `FAILED`. All three mean no row arrived.
+    """
+    done = (action.get("result") or {}).get("done_count")
+    return (
+        action.get("status") == "FAILED" or action.get("operation_status") == "FAILED" or done == 0
+    )
+
+
+def ended(action: dict[str, Any]) -> str:
+    """A job's status once its action ended: `failed` if no row arrived, else `done`."""
+    return "failed" if applied_none(action) else "done"
+
+
+def _ending(action: dict[str, Any]) -> str:
+    status, operation = action.get("status"), action.get("operation_status")
+    return f"{status}, operation_status {operation}" if operation else str(status)
+
+
 def list_actions_since(client: ApiClient, since: Any) -> list[dict[str, Any]]:
-    """Async actions created at or after `since` (less the clock skew), oldest first."""
+    """Async actions created at or after `since` (less the clock skew), oldest first, each once.
+
+    The list is newest first and paged by `end_date`, which the spec words "scheduled before" the
+    date: exclusive, or inclusive to its authors. Each page asks for actions before a tick past the
+    oldest one seen, so those sharing its instant are never left out, and those seen twice are
+    kept once; a page bringing nothing new cannot be paged past and is refused.
+    """
     floor = since - CLOCK_SKEW
-    found: list[dict[str, Any]] = []
+    found: dict[str, dict[str, Any]] = {}
     params: dict[str, Any] = {"limit": LIST_LIMIT}
     while True:
-        page = client.get_json("/v1/async-actions", params)
+        page = client.get_json(ACTIONS, params)
         actions = page.get("async_actions") or []
-        found += [a for a in actions if parse_instant(a["created_at"]) >= floor]
+        fresh = [action for action in actions if action["id"] not in found]
+        found.update((a["id"], a) for a in fresh if parse_instant(a["created_at"]) >= floor)
         if not page.get("has_more") or not actions:
             break
-        oldest = actions[-1]["created_at"]
-        if parse_instant(oldest) < floor or params.get("end_date") == oldest:
+        oldest = min(parse_instant(action["created_at"]) for action in actions)
+        if oldest < floor:
             break
-        params["end_date"] = oldest
-    return sorted(found, key=lambda a: (a["created_at"], a["id"]))
+        if not fresh:
+            raise UnexpectedAnswer(
+                "voucherify", "GET", ACTIONS,
+                f"more than {LIST_LIMIT} async actions share created_at {format_instant(oldest)}:"
+                " the list cannot be paged past them by end_date",
+            )  # fmt: skip
+        params["end_date"] = format_instant(oldest + TICK)
+    return sorted(found.values(), key=lambda a: (a["created_at"], a["id"]))
 
 
 def recover_intents(client: ApiClient, intents: list[Job], known: set[str]) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from promosync.connectors.push import audit, jobs
-from promosync.connectors.push.async_actions import ActionRows
+from promosync.connectors.push.async_actions import ActionRows, ended
 from promosync.connectors.push.audit import PushReport, RowResult
 from promosync.connectors.warehouse import Warehouse
 
@@ -53,7 +53,7 @@ def finisher(warehouse: Warehouse, report: PushReport) -> Callable[[jobs.Job, di
             if attributed and applied:
                 audit.save_hashes(warehouse, job.destination, job.operation, job.run_id, applied)
         results.add(judged.leftovers())
-        jobs.close_job(job, "done" if action.get("status") == "DONE" else "failed", action)
+        jobs.close_job(job, ended(action), action)
         jobs.save_job(warehouse, job)
         log.info("async action %s %s: %d row(s) refused", job.async_action_id,
                  action.get("status"), results.written)  # fmt: skip

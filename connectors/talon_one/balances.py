@@ -36,29 +36,20 @@ log = logging.getLogger(__name__)
 MODES = ("auto", "export", "entity")
 
 
-def _number(value: str | None) -> float | None:
-    return float(value) if value not in (None, "") else None
-
-
-def _owner(program: Program, owner_id: str, subledger: str, as_of: datetime) -> dict[str, Any]:
+def _owner(program: Program, owner_id: Any, subledger: str, as_of: datetime) -> dict[str, Any]:
     kind = "card" if program.card_based else "profile"
     return {"_program_id": program.id, "_owner_kind": kind, "_owner_id": owner_id,
             "_subledger_id": subledger, "_as_of": as_of}  # fmt: skip
 
 
-def export_records(program: Program, rows: list[dict[str, str]], as_of: datetime) -> list[dict]:
-    """Balance records from a program's export CSV rows."""
+def export_records(program: Program, rows: list[dict[str, Any]], as_of: datetime) -> list[dict]:
+    """Balance records from a program's export CSV rows (the stream's row reads their values)."""
     owner_column = "cardIdentifier" if program.card_based else "profileIntegrationID"
     return [
         {
             **row,
-            **_owner(program, row[owner_column], row.get("loyaltySubledger") or "", as_of),
-            "_current": _number(row.get("currentBalance")),
-            "_pending": _number(row.get("pendingBalance")),
-            "_expired": _number(row.get("expiredBalance")),
-            "_spent": _number(row.get("spentBalance")),
-            "_tier": row.get("currentTier") or None,
-            "_card_state": row.get("cardState") or None,
+            **_owner(program, row.get(owner_column), row.get("loyaltySubledger") or "", as_of),
+            "_source": "export",
         }
         for row in rows
     ]
@@ -66,20 +57,17 @@ def export_records(program: Program, rows: list[dict[str, str]], as_of: datetime
 
 def entity_records(
     program: Program, owner_id: str, body: dict[str, Any], as_of: datetime
-) -> list[dict]:
-    """Balance records from one ledger's `balance` and `subledgerBalances`."""
-    ledgers = {"": body.get("balance") or {}, **(body.get("subledgerBalances") or {})}
+) -> list[Any]:
+    """Balance records from one ledger's `balance` and `subledgerBalances`; a part that is no
+    object is handed on as it is, for the writer to reject."""
+    subledgers = body.get("subledgerBalances") or {}
+    if not isinstance(subledgers, dict):
+        subledgers = {"(subledgerBalances)": subledgers}
+    ledgers = {"": body.get("balance") or {}, **subledgers}
     return [
-        {
-            **balance,
-            **_owner(program, owner_id, subledger, as_of),
-            "_current": balance.get("activePoints"),
-            "_pending": balance.get("pendingPoints"),
-            "_expired": balance.get("expiredPoints"),
-            "_spent": balance.get("spentPoints"),
-            "_negative": balance.get("negativePoints"),
-            "_tier": (balance.get("currentTier") or {}).get("name"),
-        }
+        {**balance, **_owner(program, owner_id, subledger, as_of), "_source": "entity"}
+        if isinstance(balance, dict)
+        else balance
         for subledger, balance in ledgers.items()
     ]
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from promosync.connectors.cursor import parse_instant
+from promosync.connectors.cursor import TICK, format_instant, parse_instant
 from promosync.connectors.http import (
     ApiClient,
     ConfigError,
@@ -18,9 +16,12 @@ from promosync.connectors.http import (
     RequestCounters,
     check_base_url,
 )
-from promosync.connectors.paginators import Offset
+from promosync.connectors.keyset import instant_or_none
+from promosync.connectors.offsets import Offset
 from promosync.connectors.paging import JsonClient, Listing, Page, pages, path
+from promosync.connectors.readable import read_csv
 from promosync.connectors.secrets import credential
+from promosync.connectors.stream import Stream
 from promosync.connectors.talon_one.streams import (
     BALANCES,
     CARDS,
@@ -53,6 +54,7 @@ ENTITY_BALANCES = {
     "card": PROGRAM + "/cards/{entityId}/balances",
 }
 endpoint = path  # a path from its template, every value URL-encoded
+EPOCH = "1970-01-01T00:00:00.000Z"  # where a program's or a ledger's first window starts
 
 
 def _pattern(template: str) -> re.Pattern[str]:
@@ -129,22 +131,47 @@ def talon_one_client(
 
 
 def _by_id(record: dict[str, Any]) -> Any:
-    return record["id"]
+    identity = record.get("id")
+    return identity if isinstance(identity, int) else None
 
 
-def _newest_first(field: str) -> Callable[[dict[str, Any]], Any]:
-    """The order of a ledger listed newest first, by `field` (`created`), then id."""
+def _by_creation(record: dict[str, Any]) -> Any:
+    """A ledger entry's place in its log: (created, id); None where either is unreadable."""
+    created = instant_or_none(record.get(TRANSACTIONS.required("cursor_field")))
+    identity = record.get("id")
+    return (created, identity) if created is not None and isinstance(identity, int) else None
 
-    def key(record: dict[str, Any]) -> Any:
-        # Compared as instants: text would misorder `…:00Z` and `…:00.5Z` (trimmed fractions).
-        return (-parse_instant(record[field]).timestamp(), -record["id"])
 
-    return key
+def snapshot_walk(stream: Stream) -> Offset:
+    """The walk of a list read whole (profiles, cards): its `settled` says whether deletes may be
+    marked from it (connectors/offsets.py)."""
+    return Offset(stream.required("page_size"), _by_id, snapshot=True)
 
 
 def window_params(start: str | None, end: str) -> dict[str, str]:
-    """`startDate` (inclusive) and `endDate` (exclusive) of a closed transaction window."""
-    return {"endDate": end} if start is None else {"startDate": start, "endDate": end}
+    """`startDate` and `endDate` that ask for at least [start, end) under every reading.
+
+    Either bound may be inclusive or exclusive (the spec does not say): `startDate` goes a tick
+    early and `endDate` as is, and `in_window` drops what lands outside. `startDate` is always
+    sent, from the epoch for a first window: a log asked without it may list only its last 50
+    entries ("If no filters are applied ...").
+    """
+    since = EPOCH if start is None else format_instant(parse_instant(start) - TICK)
+    return {"startDate": since, "endDate": end}
+
+
+def in_window(pages: Iterable[Page], start: str | None, end: str) -> Iterator[Page]:
+    """The entries of `pages` created in [start, end); one whose `created` is unreadable is kept
+    (the writer rejects it with its reason)."""
+    low = parse_instant(start) if start else None
+    high = parse_instant(end)
+    for page in pages:
+        kept = []
+        for record in page:
+            created = instant_or_none(record.get(TRANSACTIONS.required("cursor_field")))
+            if created is None or ((low is None or created >= low) and created < high):
+                kept.append(record)
+        yield Page(kept, page.cursor)
 
 
 def loyalty_programs(management: JsonClient) -> list[dict[str, Any]]:
@@ -152,24 +179,31 @@ def loyalty_programs(management: JsonClient) -> list[dict[str, Any]]:
     return Listing.of(management, PROGRAMS).get()[1]
 
 
-def loyalty_cards(management: JsonClient, program_id: int) -> Iterator[Page]:
-    """Pages of a card-based program's cards, with their ledgers and linked profiles."""
-    paginator = Offset(CARDS.required("page_size"), order=_by_id)
+def loyalty_cards(
+    management: JsonClient, program_id: int, walk: Offset | None = None
+) -> Iterator[Page]:
+    """Pages of a card-based program's cards, with their ledgers and linked profiles.
+
+    `sort=id` is asked, but the spec warns a sort may not be usable: `walk` holds whatever order
+    the list really came in."""
+    paginator = walk or snapshot_walk(CARDS)
     return pages(management, CARDS, paginator, params={"sort": "id"}, programId=program_id)
 
 
-def customer_profiles(management: JsonClient) -> Iterator[Page]:
-    """Pages of the account's customer profiles, in creation order."""
-    return pages(management, PROFILES, Offset(PROFILES.required("page_size"), order=_by_id))
+def customer_profiles(management: JsonClient, walk: Offset | None = None) -> Iterator[Page]:
+    """Pages of the account's customer profiles, in whatever order the API lists them."""
+    return pages(management, PROFILES, walk or snapshot_walk(PROFILES))
 
 
 def program_transactions(
     management: JsonClient, program_id: int, start: str | None, end: str, page_size: int
 ) -> Iterator[Page]:
-    """Pages of a program's whole ledger created in [start, end), newest first."""
-    paginator = Offset(page_size, order=_newest_first(TRANSACTIONS.required("cursor_field")))
-    params = window_params(start, end)
-    return pages(management, TRANSACTIONS, paginator, params=params, programId=program_id)
+    """Pages of a program's whole ledger created in [start, end), newest or oldest first."""
+    listed = pages(
+        management, TRANSACTIONS, Offset(page_size, _by_creation),
+        params=window_params(start, end), programId=program_id,
+    )  # fmt: skip
+    return in_window(listed, start, end)
 
 
 def entity_transactions(
@@ -181,11 +215,13 @@ def entity_transactions(
     end: str,
     page_size: int,
 ) -> Iterator[Page]:
-    """Pages of one profile's or card's ledger created in [start, end), newest first."""
-    return pages(
-        integration, TRANSACTIONS, Offset(page_size), template=ENTITY_TRANSACTIONS[kind],
-        params=window_params(start, end), programId=program_id, entityId=entity_id,
+    """Pages of one profile's or card's ledger created in [start, end), in either order."""
+    listed = pages(
+        integration, TRANSACTIONS, Offset(page_size, _by_creation),
+        template=ENTITY_TRANSACTIONS[kind], params=window_params(start, end),
+        programId=program_id, entityId=entity_id,
     )  # fmt: skip
+    return in_window(listed, start, end)
 
 
 def entity_balances(
@@ -198,9 +234,9 @@ def entity_balances(
 
 def balances_export(
     management: ApiClient, program_id: int, card_based: bool, as_of: str
-) -> list[dict[str, str]]:
-    """Every ledger's balances of a program as of `as_of`, from its CSV export (one request)."""
+) -> list[dict[str, Any]]:
+    """Every ledger's balances of a program as of `as_of`, from its CSV export (one request);
+    a row with more or fewer fields than the header is kept for the writer to reject."""
     template = CARD_BALANCES_EXPORT if card_based else BALANCES.endpoint
     where = path(template, programId=program_id)
-    text = management.request("GET", where, params={"endDate": as_of}).text
-    return list(csv.DictReader(io.StringIO(text)))
+    return read_csv(management.request("GET", where, params={"endDate": as_of}).text)

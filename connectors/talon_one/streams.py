@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from promosync.connectors.readable import member
 from promosync.connectors.stream import (
     CURSOR_FORWARD,
     FRESH,
@@ -21,7 +22,7 @@ MAX_PAGE_SIZE = 1000  # the largest `pageSize` every list accepts
 
 def _raw(record: dict[str, Any]) -> dict[str, Any]:
     """The record as the API sent it, without the fields the sync attached (`_...`)."""
-    attached = [key for key in record if key.startswith("_")]
+    attached = [key for key in record if isinstance(key, str) and key.startswith("_")]
     if not attached:  # most records: no copy
         return record
     return {key: value for key, value in record.items() if key not in attached}
@@ -73,7 +74,6 @@ def _transaction_row(record: dict[str, Any], synced_at: datetime) -> Row:
 
 
 def _card_row(record: dict[str, Any], synced_at: datetime) -> Row:
-    ledger = record.get("ledger") or {}
     return {
         "id": record["id"],
         "program_id": record.get("programID"),
@@ -82,11 +82,11 @@ def _card_row(record: dict[str, Any], synced_at: datetime) -> Row:
         "block_reason": record.get("blockReason"),
         "batch_id": record.get("batchId"),
         "users_per_card_limit": record.get("usersPerCardLimit"),
-        "current_balance": ledger.get("currentBalance"),
-        "pending_balance": ledger.get("pendingBalance"),
-        "negative_balance": ledger.get("negativeBalance"),
-        "expired_balance": ledger.get("expiredBalance"),
-        "spent_balance": ledger.get("spentBalance"),
+        "current_balance": member(record, "ledger", "currentBalance"),
+        "pending_balance": member(record, "ledger", "pendingBalance"),
+        "negative_balance": member(record, "ledger", "negativeBalance"),
+        "expired_balance": member(record, "ledger", "expiredBalance"),
+        "spent_balance": member(record, "ledger", "spentBalance"),
         "subledgers": record.get("subledgers"),
         "profiles": record.get("profiles"),
         "created": record.get("created"),
@@ -110,8 +110,33 @@ def _profile_row(record: dict[str, Any], synced_at: datetime) -> Row:
     }
 
 
+def _blank(value: Any) -> Any:
+    return None if value == "" else value
+
+
 def _balance_row(record: dict[str, Any], synced_at: datetime) -> Row:
-    """A balance record the balances sync normalised (`_` fields) from either source."""
+    """A ledger's balance: a program export's CSV row, or one ledger's balance object, with the
+    owner the balances sync attached (`_` fields)."""
+    if record["_source"] == "export":
+        points = {
+            "current_points": _blank(record.get("currentBalance")),
+            "pending_points": _blank(record.get("pendingBalance")),
+            "expired_points": _blank(record.get("expiredBalance")),
+            "spent_points": _blank(record.get("spentBalance")),
+            "negative_points": None,  # not exported
+            "current_tier": _blank(record.get("currentTier")),  # the tier's name
+            "card_state": _blank(record.get("cardState")),
+        }
+    else:
+        points = {
+            "current_points": record.get("activePoints"),
+            "pending_points": record.get("pendingPoints"),
+            "expired_points": record.get("expiredPoints"),
+            "spent_points": record.get("spentPoints"),
+            "negative_points": record.get("negativePoints"),
+            "current_tier": member(record, "currentTier", "name"),  # an object in the spec
+            "card_state": None,
+        }
     return {
         "snapshot_date": record["_as_of"].date(),
         "program_id": record["_program_id"],
@@ -119,13 +144,7 @@ def _balance_row(record: dict[str, Any], synced_at: datetime) -> Row:
         "owner_id": record["_owner_id"],
         "subledger_id": record["_subledger_id"],
         "as_of": record["_as_of"],
-        "current_points": record.get("_current"),
-        "pending_points": record.get("_pending"),
-        "expired_points": record.get("_expired"),
-        "spent_points": record.get("_spent"),
-        "negative_points": record.get("_negative"),
-        "current_tier": record.get("_tier"),
-        "card_state": record.get("_card_state"),
+        **points,
         **_meta(record, synced_at),
     }
 

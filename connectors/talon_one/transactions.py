@@ -3,8 +3,12 @@
 Offsets shift when entries arrive during a read, so a window is fixed first: it ends before the
 run started, minus a lag for late commits; nothing new can land inside it, every page of it is
 read, and only then is its end committed as the cursor (with the window's last rows). The next
-window starts exactly there (`startDate` is inclusive, `endDate` exclusive), so entries sharing
-one `created`, however many, are neither skipped nor read twice.
+window starts exactly there: each window holds the entries created in [start, end), so entries
+sharing one `created`, however many, are neither skipped nor read twice. The spec says neither
+whether `startDate` / `endDate` include the instant they name nor what order a log comes in, so
+the request asks a tick more than the window and keeps only the window (`client.window_params`),
+and the pages are walked in the order they show (connectors/offsets.py). The first window starts
+at the epoch rather than leaving `startDate` out, which may list only the last 50 entries.
 """
 
 from __future__ import annotations

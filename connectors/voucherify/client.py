@@ -10,7 +10,7 @@ from promosync.connectors.paginators import (
     PageNumbers,
     StartingAfter,
     UpdatedAtKeyset,
-    check_instants,
+    oldest_first,
 )
 from promosync.connectors.paging import JsonClient, Listing, Page, pages
 from promosync.connectors.secrets import credential
@@ -54,11 +54,9 @@ def voucherify_client(
 
 
 def list_customers(client: JsonClient, params: dict[str, Any]) -> dict[str, Any]:
-    """One page of `GET /v1/customers`, refused if a customer's `updated_at` is no instant."""
+    """One page of `GET /v1/customers`, as the API answered it."""
     listing = Listing.of(client, CUSTOMERS, params={"limit": CUSTOMERS.required("page_size")})
-    body, records = listing.get(params)
-    check_instants(listing, records, CUSTOMERS.required("cursor_field"), "customer")
-    return dict(body)
+    return dict(listing.get(params)[0])
 
 
 def list_total(client: JsonClient, stream: Stream) -> int:
@@ -83,10 +81,15 @@ def customers(client: JsonClient, after: str | None, before: str) -> Iterator[Pa
 def customer_activity(
     client: JsonClient, customer_id: str, starting_after_id: str | None
 ) -> Iterator[Page]:
-    """Pages of one customer's activity, oldest first, after `starting_after_id`."""
+    """Pages of one customer's activity, oldest first, after `starting_after_id`.
+
+    `order=created_at` is always sent (the list's default order is not stated), and pages out of
+    that order are refused: the cursor, the last id read, is only right on an oldest-first list.
+    """
     paginator = StartingAfter(
-        ACTIVITIES.required("page_size"), starting_after_id, ACTIVITIES.required("cursor_field")
-    )
+        ACTIVITIES.required("page_size"), starting_after_id, ACTIVITIES.required("cursor_field"),
+        oldest_first("created_at"),
+    )  # fmt: skip
     return pages(
         client, ACTIVITIES, paginator, params={"order": "created_at"}, customerId=customer_id
     )
@@ -108,7 +111,10 @@ def loyalty_campaigns(client: JsonClient) -> list[dict[str, Any]]:
 def loyalty_transactions(
     client: JsonClient, campaign_id: str, starting_after_id: str | None
 ) -> Iterator[Page]:
-    """Pages of one loyalty campaign's transactions, in id order, after `starting_after_id`."""
+    """Pages of one loyalty campaign's transactions, in id order, after `starting_after_id`.
+
+    `order=id` is always sent: the lists' default order is not stated (`-id` or `id`).
+    """
     stream = LOYALTY_TRANSACTIONS
     paginator = StartingAfter(
         stream.required("page_size"), starting_after_id, stream.required("cursor_field")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from promosync.connectors.readable import member
 from promosync.connectors.stream import (
     COUNT_MATCHES_API,
     CURSOR_FORWARD,
@@ -22,9 +23,6 @@ PAGE_LIMIT = 100  # the API's largest `limit`
 
 
 def _customer_row(record: dict[str, Any], synced_at: datetime) -> Row:
-    address = record.get("address") or {}
-    orders = (record.get("summary") or {}).get("orders") or {}
-    loyalty = record.get("loyalty") or {}
     return {
         "id": record["id"],
         "source_id": record.get("source_id"),
@@ -32,13 +30,13 @@ def _customer_row(record: dict[str, Any], synced_at: datetime) -> Row:
         "email": record.get("email"),
         "phone": record.get("phone"),
         "birthdate": record.get("birthdate") or record.get("birthday"),
-        "address_city": address.get("city"),
-        "address_country": address.get("country"),
-        "address_postal_code": address.get("postal_code"),
+        "address_city": member(record, "address", "city"),
+        "address_country": member(record, "address", "country"),
+        "address_postal_code": member(record, "address", "postal_code"),
         "metadata": record.get("metadata"),
-        "loyalty_points": loyalty.get("points"),
-        "orders_total_amount": orders.get("total_amount"),
-        "orders_total_count": orders.get("total_count"),
+        "loyalty_points": member(record, "loyalty", "points"),
+        "orders_total_amount": member(record, "summary", "orders", "total_amount"),
+        "orders_total_count": member(record, "summary", "orders", "total_count"),
         "created_at": record.get("created_at"),
         "updated_at": record.get("updated_at"),
         "_raw": record,
@@ -73,8 +71,6 @@ def _segment_row(record: dict[str, Any], synced_at: datetime) -> Row:
 
 
 def _loyalty_transaction_row(record: dict[str, Any], synced_at: datetime) -> Row:
-    details = record.get("details") or {}
-    balance = details.get("balance") or {}
     return {
         "id": record["id"],
         "campaign_id": record.get("campaign_id"),  # the sync fills in the campaign it read
@@ -82,11 +78,11 @@ def _loyalty_transaction_row(record: dict[str, Any], synced_at: datetime) -> Row
         "source_id": record.get("source_id"),
         "type": record.get("type"),
         "reason": record.get("reason"),
-        "points": balance.get("points"),
-        "balance": balance.get("balance"),
+        "points": member(record, "details", "balance", "points"),
+        "balance": member(record, "details", "balance", "balance"),
         "related_transaction_id": record.get("related_transaction_id"),
         "created_at": record.get("created_at"),
-        "details": details,
+        "details": record.get("details"),
         "_raw": record,
         "_synced_at": synced_at,
         "_deleted_at": None,

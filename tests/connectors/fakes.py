@@ -61,11 +61,18 @@ def not_found(path: str) -> ApiError:
 
 
 class FakeWarehouse:
-    """Records every write_batch as one transaction: (rows, cursors, replace); serves cursors."""
+    """Records every write_batch as one transaction: rows, cursors, replace (and the rejects
+    written with them); serves cursors; its tables have no typed columns, it holds no reject."""
 
     def __init__(self, cursors: Mapping[str, str | None] | None = None) -> None:
         self.cursors = dict(cursors or {})
         self.batches: list[dict[str, Any]] = []
+
+    def column_types(self, table: str) -> dict[str, tuple[str, bool]]:
+        return {}
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return []
 
     def write_batch(
         self,
@@ -74,9 +81,13 @@ class FakeWarehouse:
         rows: Sequence[Mapping[str, Any]],
         cursors: Mapping[tuple[str, str], str | None] | None = None,
         replace: tuple[str, Sequence[str]] | None = None,
+        also: Sequence[Any] = (),
     ) -> Any:
         saved = {partition: value for (_, partition), value in (cursors or {}).items()}
-        self.batches.append({"rows": list(rows), "cursors": saved, "replace": replace})
+        batch = {"rows": list(rows), "cursors": saved, "replace": replace}
+        if also:  # rejects written with the batch
+            batch["also"] = list(also)
+        self.batches.append(batch)
         self.cursors.update(saved)
         return _Result(len(rows), 0)
 

@@ -120,10 +120,13 @@ def voucherify_parity(admin: ApiSession, warehouse: Warehouse) -> Verdict:
     return verdict
 
 
-def talon_one_parity(admin: ApiSession, warehouse: Warehouse) -> Verdict:
+def talon_one_parity(
+    admin: ApiSession, warehouse: Warehouse, entries_before: str | None = None
+) -> Verdict:
     """Programs, profiles, cards and transactions (whole records) and today's balances.
 
     Entries and balances of deleted profiles stay in the warehouse as history: not compared.
+    `entries_before`: only entries created before that instant are expected (a window's end).
     """
     verdict = Verdict()
     for table, key in TALON_ONE_KEYS.items():
@@ -142,6 +145,9 @@ def talon_one_parity(admin: ApiSession, warehouse: Warehouse) -> Verdict:
         if collection == "profiles":
             live = {profile["integrationId"] for profile in truth.values()}
     entries = admin.get("/_sandbox/truth/loyalty_transactions").json()
+    if entries_before:
+        end = parse_instant(entries_before)
+        entries = [entry for entry in entries if parse_instant(entry["created"]) < end]
     rows = warehouse.query(
         "SELECT id, customer_profile_id, CAST(_raw AS VARCHAR) AS raw"
         " FROM talon_one_loyalty_transactions"

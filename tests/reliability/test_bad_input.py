@@ -20,7 +20,7 @@ from promosync.connectors.talon_one.client import TalonOne, talon_one_client
 from promosync.connectors.transport import Response, Transport
 from promosync.connectors.voucherify import sync
 from promosync.connectors.voucherify.client import voucherify_client
-from promosync.connectors.warehouse import Warehouse, WarehouseError
+from promosync.connectors.warehouse import Warehouse
 from urllib3 import HTTPHeaderDict
 
 from tests.reliability import checks
@@ -357,43 +357,55 @@ def test_unknown_new_field_is_kept_in_raw(sandbox, warehouse):
     assert typed == [(raw["id"], raw.get("email")) for raw in raws]
 
 
+def _kept(warehouse: Warehouse) -> dict[str, list[tuple[str, ...]]]:
+    """Every table but the rejects and the cursors, as `contents` gives them."""
+    held = contents(warehouse)
+    held.pop("sync_state")
+    held.pop("sync_rejects")
+    return held
+
+
+def _rejects(warehouse: Warehouse) -> list[dict[str, Any]]:
+    return warehouse.query("SELECT stream, record_key, field, reason FROM sync_rejects")
+
+
 @pytest.mark.parametrize("value", ["yesterday", 1700000000, None])
-def test_updated_at_that_is_no_instant_is_refused_before_anything_is_written(
+def test_updated_at_that_is_no_instant_rejects_that_customer_and_the_rest_land(
     sandbox, synced, value
 ):
+    changed: list[str] = []
+
     def drift(body: Any) -> Any:
-        body["customers"][4]["updated_at"] = value
+        if not changed:  # one customer of the first page
+            body["customers"][4]["updated_at"] = value
+            changed.append(body["customers"][4]["id"])
         return body
 
     client = voucherify_on(sandbox, Tamper("^/v1/customers$", edit=drift))
-    before = contents(synced)
-    expected = (
-        f"voucherify GET /v1/customers answered HTTP 200, but customer 'cust_\\w+' has updated_at"
-        f" {re.escape(repr(value))}, not an ISO 8601 instant: the API's schema changed; nothing"
-        " of this page was written and the cursor did not move"
-    )
-    with pytest.raises(UnexpectedAnswer, match=expected):
-        sync.sync_customers(client, synced, full_refresh=True)
-    assert contents(synced) == before
+    report = sync.sync_customers(client, synced, full_refresh=True)
+    assert (report.rejected, report.updated) == (1, 299)
+    (reject,) = _rejects(synced)
+    assert (reject["record_key"], reject["field"]) == (changed[0], "updated_at")
+    reason = "is null where a value is required" if value is None else "not an ISO 8601 date-time"
+    assert reason in reject["reason"]
 
 
-def test_number_field_turned_text_stops_with_a_drift_error_and_writes_nothing(sandbox, synced_both):
+def test_number_field_turned_text_rejects_each_record_with_the_reason(sandbox, synced_both):
     edit = _each_customer(lambda customer: customer.update(loyalty={"points": "lots"}))
     client = voucherify_on(sandbox, Tamper("^/v1/customers$", edit=edit))
-    before = contents(synced_both)
-    with pytest.raises(
-        WarehouseError,
-        match=r"^voucherify_customers: the warehouse refused a value: .*lots.*\. A field the API"
-        r" sends changed type \(schema drift\); nothing of this batch was written and its cursor"
-        r" did not move$",
-    ):
-        sync.sync_customers(client, synced_both, full_refresh=True)
-    assert contents(synced_both) == before
+    before = _kept(synced_both)
+    report = sync.sync_customers(client, synced_both, full_refresh=True)
+    assert (report.rejected, report.written) == (300, 0)
+    assert _kept(synced_both) == before  # no row was overwritten
+    rejects = _rejects(synced_both)
+    assert len(rejects) == 300
+    assert {(r["field"], r["reason"]) for r in rejects} == {
+        ("loyalty_points", "is a str 'lots', not an integer")
+    }
 
 
-def test_talon_one_amount_turned_text_stops_with_a_drift_error(sandbox, warehouse):
+def test_talon_one_amount_turned_text_rejects_each_entry(sandbox, warehouse):
     snapshots.sync_programs(talon_one_on(sandbox), warehouse)
-    before = contents(warehouse)
 
     def drift(body: Any) -> Any:
         for entry in body["data"]:
@@ -401,9 +413,8 @@ def test_talon_one_amount_turned_text_stops_with_a_drift_error(sandbox, warehous
         return body
 
     t1 = talon_one_on(sandbox, Tamper("/transactions$", edit=drift))
-    with pytest.raises(
-        WarehouseError,
-        match=r"^talon_one_loyalty_transactions: the warehouse refused a value: .*ten.*drift",
-    ):
-        transactions.sync_transactions(t1, warehouse)
-    assert contents(warehouse) == before
+    report = transactions.sync_transactions(t1, warehouse)
+    assert report.written == 0 and report.rejected > 0
+    assert {(r["field"], r["reason"]) for r in _rejects(warehouse)} == {
+        ("amount", "is a str 'ten', not a number")
+    }

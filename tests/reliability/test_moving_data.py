@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from promosync.connectors.http import ApiClient
 from promosync.connectors.voucherify import sync
 
@@ -124,9 +125,12 @@ def test_voucherify_reconciliation_during_updates_marks_only_deleted_customers(
     assert {r["id"] for r in rows if not r["_deleted_at"]} == truth
 
 
+@pytest.mark.parametrize("total", ["matching", "all"])
 def test_voucherify_tie_group_read_while_its_members_change_loses_none(
-    sandbox, warehouse, voucherify_admin, tally
+    sandbox, warehouse, voucherify_admin, tally, total
 ) -> None:
+    # `total` counting every customer (a reading the spec allows) must not hide the shrinking.
+    voucherify_admin.put("/_sandbox/config", json={"voucherify_customers_total": total})
     past = voucherify_admin.get("/_sandbox/truth/customers").json()[0]["updated_at"]
     storm = {"tie_storm": {"count": 250, "updated_at": past}}
     group = voucherify_admin.post("/_sandbox/mutate", json=storm).json()["tie_storm"]["customers"]

@@ -76,7 +76,7 @@ def test_progress_lines_off_a_terminal_count_retries_and_429s(env, voucherify_ad
     served_5xx, limited = injected["server_error"], injected["rate_limited"]
     assert served_5xx + limited > 0  # the faults did happen
     row = table_rows(out)["voucherify_customers"]
-    assert (int(row[5]), int(row[6])) == (limited, served_5xx + limited)  # 429s, retries
+    assert (int(row[6]), int(row[7])) == (limited, served_5xx + limited)  # 429s, retries
     last = [line for line in err.splitlines() if line.startswith("voucherify_customers: ")][-1]
     assert f"429s {limited}; retries {served_5xx + limited}" in one_line(last)
     assert "20 inserted" in last
