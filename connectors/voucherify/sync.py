@@ -15,6 +15,9 @@ from promosync.connectors.read_ahead import read_ahead
 from promosync.connectors.report import SyncReport, measured
 from promosync.connectors.stream import Stream, pulls
 from promosync.connectors.voucherify import client as api
+from promosync.connectors.voucherify.customer_reads import read_customers
+from promosync.connectors.voucherify.export_ids import exported_ids
+from promosync.connectors.voucherify.exports import ExportFailed
 from promosync.connectors.voucherify.streams import (
     ACTIVITIES,
     CUSTOMERS,
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 FAN_OUT_BATCH = 1000  # customers whose rows and cursors commit together (bench/RESULTS.md)
 RECONCILE_HORIZON = timedelta(days=1)  # the id walk's upper bound, past any update made during it
+CHILDREN = (ACTIVITIES.name, SEGMENTS.name)  # streams whose cursors are per customer
 
 
 def sync_customers(
@@ -36,8 +40,13 @@ def sync_customers(
     full_refresh: bool = False,
     window: tuple[datetime, datetime] | None = None,
     now: datetime | None = None,
+    path: str = "auto",
 ) -> SyncReport:
-    """Upsert customers changed since the cursor; a backfill `window` leaves the cursor alone."""
+    """Upsert customers changed since the cursor; a backfill `window` leaves the cursor alone.
+
+    `path`: "auto" reads by the list or by an export, whichever costs fewer requests
+    (connectors/voucherify/customer_reads.py); "list" or "export" forces one.
+    """
     started = signpost(now)
     with measured(CUSTOMERS, client, warehouse) as report:
         if window:
@@ -48,24 +57,53 @@ def sync_customers(
             before = format_instant(started)
         writer = StreamWriter(CUSTOMERS, warehouse, report, started)
         partition = WHOLE_STREAM if window is None else None
-        # Pages are fetched ahead while earlier ones are written.
-        with closing(read_ahead(api.customers(client, after, before))) as pages:
-            cursor = writer.commit_pages(pages, partition, cursor=after)
+        cursor = read_customers(client, writer, partition, after, before, path)
         if partition is not None and cursor is not None:
             # Re-commit even when nothing changed: sync_state.updated_at is the last good run.
             writer.commit([], {partition: cursor})
     return report
 
 
-def reconcile_customers(client: ApiClient, warehouse: Warehouse) -> SyncReport:
-    """Read every customer id and stamp `_deleted_at` on warehouse rows the API no longer has."""
+def reconcile_customers(
+    client: ApiClient, warehouse: Warehouse, *, path: str = "auto"
+) -> SyncReport:
+    """Read every customer id and stamp `_deleted_at` on warehouse rows the API no longer has,
+    and on the segment and activity rows of those customers (whose cursors go too).
+
+    The ids come from an export of one field (a handful of requests at any size); the list
+    walk (a request per 100) is the fallback, or the `path="list"` choice.
+    """
     started = signpost()
     # No upper bound at the run's start: a customer updated during the walk moves ahead of the
     # keyset and is met again, where a bound would leave it out and mark it deleted.
     horizon = format_instant(started + RECONCILE_HORIZON)
     with measured(CUSTOMERS, client, warehouse) as report:
-        present = [record["id"] for page in api.customers(client, None, horizon) for record in page]
+        present = None
+        if path != "list":
+            try:
+                present = exported_ids(client, warehouse)
+                report.mode = "export"
+            except ExportFailed as error:
+                log.warning(
+                    "%s: reconciliation by export failed (%s); walking the list",
+                    CUSTOMERS.name,
+                    error,
+                )
+                report.mode_reason = f"export failed ({error})"
+        if present is None:
+            report.mode = "list"
+            present = [r["id"] for page in api.customers(client, None, horizon) for r in page]
         report.deleted = warehouse.mark_deleted(CUSTOMERS.name, "id", present, datetime.now(UTC))
+        cascaded = [
+            warehouse.mark_children_deleted(child.name, "customer_id", CUSTOMERS.name, CHILDREN)
+            for child in (SEGMENTS, ACTIVITIES)
+        ]
+        log.info(
+            "%s: %d deleted; their rows marked: %d segment, %d activity",
+            CUSTOMERS.name,
+            report.deleted,
+            *cascaded,
+        )
     return report
 
 
