@@ -75,22 +75,23 @@ def _metadata_value(text: str, known: Any) -> Any:
         return text
 
 
-def _set(record: dict[str, Any], keys: tuple[str, ...], field: str, text: str) -> None:
-    """Set `record[keys...][field]` from a cell; an empty cell on a missing key adds nothing."""
+def _container(record: dict[str, Any], keys: tuple[str, ...], cells: dict[str, str]) -> None:
+    """Set the nested fields `cells` under `record[keys...]`: an empty cell is null there, and a
+    container the record lacks is made only when some cell of it has a value."""
     holder = record
     for key in keys:
         if not isinstance(holder.get(key), dict):
-            if text == "":
+            if not any(cells.values()):
                 return
             holder[key] = {}
         holder = holder[key]
-    known = holder.get(field, _ABSENT)
-    if text == "":
-        if known is not _ABSENT and known not in (None, ""):
+    number = keys != ("address",)
+    for field, text in cells.items():
+        known = holder.get(field, _ABSENT)
+        if text == "":
             holder[field] = None
-        return
-    number = bool(keys) and field not in TEXT and keys != ("address",)
-    holder[field] = _typed(text, known, number)
+        else:
+            holder[field] = _typed(text, known, number and field not in TEXT)
 
 
 def _metadata(record: dict[str, Any], cells: Mapping[str, str]) -> None:
@@ -120,12 +121,13 @@ def _metadata(record: dict[str, Any], cells: Mapping[str, str]) -> None:
 def customer_record(cells: Mapping[str, str], known: Mapping[str, Any] | None) -> dict[str, Any]:
     """The customer of one export row, over `known` (its last record in the warehouse)."""
     record: dict[str, Any] = copy.deepcopy(dict(known)) if known else {}
+    nested: dict[tuple[str, ...], dict[str, str]] = {keys: {} for _, keys in NESTED}
     for field, text in cells.items():
         if field == "metadata" or field.startswith("metadata."):
             continue
         for prefix, keys in NESTED:
             if field.startswith(prefix):
-                _set(record, keys, field.removeprefix(prefix), text)
+                nested[keys][field.removeprefix(prefix)] = text
                 break
         else:
             if text == "" and field in OPTIONAL and field not in record:
@@ -135,6 +137,9 @@ def customer_record(cells: Mapping[str, str], known: Mapping[str, Any] | None) -
                 record[field] = current if current in ("", None) else None
             else:
                 record[field] = _typed(text, current, number=False)
+    for keys, fields in nested.items():
+        if fields:
+            _container(record, keys, fields)
     _metadata(record, cells)
     if not known and "address" not in record:
         record["address"] = None

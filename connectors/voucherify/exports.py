@@ -82,14 +82,11 @@ def status(client: ApiClient, export_id: str) -> dict[str, Any]:
     return answer
 
 
-def wait(
-    client: ApiClient, export_id: str, deadline: float = DEADLINE, first: float = FIRST_POLL
-) -> dict[str, Any]:
-    """Poll the export with backoff until DONE; ExportFailed on ERROR or past `deadline` seconds.
-
-    Every wait ends at once when a stop is asked for (StopRequested).
-    """
-    ends, pause = time.monotonic() + deadline, first
+def wait(client: ApiClient, export_id: str, deadline: float | None = None) -> dict[str, Any]:
+    """Poll the export with backoff until DONE; ExportFailed on ERROR or past `deadline` seconds
+    (None: DEADLINE). Every wait ends at once when a stop is asked for (StopRequested)."""
+    deadline = DEADLINE if deadline is None else deadline
+    ends, pause = time.monotonic() + deadline, FIRST_POLL
     while True:
         stopping.sleep(min(pause, max(0.0, ends - time.monotonic())))
         export = status(client, export_id)

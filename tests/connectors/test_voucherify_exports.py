@@ -1,0 +1,193 @@
+"""Customers read through Voucherify exports: same tables as the list, failures, resume, deletes."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from promosync.connectors.voucherify import client as api
+from promosync.connectors.voucherify import exports, sync
+from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.warehouse import Warehouse
+from promosync.sandbox.voucherify.export_files import METADATA_SCHEMA
+
+from tests.connectors.test_voucherify_sync import _json, assert_parity, sync_all
+
+TYPED = (
+    "id, source_id, name, email, phone, birthdate, address_city, address_country,"
+    " address_postal_code, CAST(metadata AS VARCHAR) AS metadata, loyalty_points,"
+    " orders_total_amount, orders_total_count, created_at, updated_at, _deleted_at"
+)
+
+
+SCHEMA_KEYS = METADATA_SCHEMA  # the sandbox project's metadata schema: what an export carries
+LACKING = ("object", "referrals", "system_metadata", "assets")  # docs/TABLES.md
+
+
+def carried(metadata: dict | None) -> dict:
+    """The metadata an export carries: schema keys with a value (null and absent look alike)."""
+    return {k: v for k, v in (metadata or {}).items() if k in SCHEMA_KEYS and v is not None}
+
+
+def blank(value):
+    """`""` as null, all the way down: an export cell cannot tell them apart."""
+    if isinstance(value, dict):
+        return {k: blank(v) for k, v in value.items()}
+    return None if value == "" else value
+
+
+def documented(record: dict) -> dict:
+    """A customer without what docs/TABLES.md says an export lacks."""
+    record = blank(record)
+    kept = {k: v for k, v in record.items() if k not in LACKING}
+    kept["metadata"] = carried(record.get("metadata"))
+    kept["loyalty"] = {k: v for k, v in record["loyalty"].items() if k != "campaigns"}
+    redemptions = record["summary"]["redemptions"]
+    kept["summary"] = {
+        **record["summary"],
+        "redemptions": {k: v for k, v in redemptions.items() if k not in ("gift", "loyalty_card")},
+    }
+    return kept
+
+
+def assert_documented_parity(admin, warehouse) -> None:
+    """Every live customer equals the API's, apart from what an export lacks."""
+    truth = {c["id"]: documented(c) for c in admin.get("/_sandbox/truth/customers").json()}
+    rows = warehouse.query(
+        "SELECT id, CAST(_raw AS VARCHAR) AS raw FROM voucherify_customers"
+        " WHERE _deleted_at IS NULL"
+    )
+    assert {row["id"]: documented(_json(row["raw"])) for row in rows} == truth
+
+
+def typed_rows(warehouse) -> list[dict]:
+    rows = warehouse.query(f"SELECT {TYPED} FROM voucherify_customers ORDER BY id")
+    return [{**row, "metadata": carried(_json(row["metadata"]))} for row in rows]
+
+
+def exports_made(admin) -> int:
+    return len(admin.get("/_sandbox/truth/exports").json())
+
+
+@pytest.fixture
+def other_warehouse(tmp_path):
+    store = Warehouse(f"duckdb:///{tmp_path / 'by_list.duckdb'}")
+    store.create_tables()
+    yield store
+    store.dispose()
+
+
+def test_an_export_read_gives_the_list_reads_table(
+    client, warehouse, other_warehouse, voucherify_admin
+) -> None:
+    by_export = sync.sync_customers(client, warehouse, path="export")
+    by_list = sync.sync_customers(client, other_warehouse, path="list")
+    assert (by_export.mode, by_list.mode) == ("export", "list")
+    assert by_export.inserted == by_list.inserted == 300
+    assert by_export.requests < by_list.requests
+    assert typed_rows(warehouse) == typed_rows(other_warehouse)
+    assert_documented_parity(voucherify_admin, warehouse)
+    cursors = [w.read_cursor("voucherify_customers") for w in (warehouse, other_warehouse)]
+    assert cursors[0] == cursors[1]
+    assert warehouse.query("SELECT count(*) AS n FROM sync_exports")[0]["n"] == 0
+
+
+def test_an_export_over_list_rows_blanks_nothing_the_export_lacks(
+    client, warehouse, voucherify_admin
+) -> None:
+    sync_all(client, warehouse)
+    voucherify_admin.put("/_sandbox/config", json={"voucherify_export_headers": "fields"})
+    report = sync.sync_customers(client, warehouse, full_refresh=True, path="export")
+    assert report.mode == "export" and report.updated == 300
+    assert_parity(voucherify_admin, warehouse)  # `_raw` equals the API's object, whole
+
+
+@pytest.mark.parametrize("fault", ["export_error", "export_stuck", "download"])
+def test_a_failed_export_falls_back_to_the_list_with_parity(
+    fault, client, warehouse, voucherify_admin, sandbox, monkeypatch
+) -> None:
+    client.max_wait = 0.01
+    monkeypatch.setattr(exports, "DEADLINE", 0.5)
+    if fault == "download":
+        faults = sandbox.voucherify_download_url + "/_sandbox/faults"
+        requests.put(faults, json={"server_error": 1.0}, timeout=10).raise_for_status()
+    else:
+        voucherify_admin.put("/_sandbox/faults", json={fault: 1.0}).raise_for_status()
+    report = sync.sync_customers(client, warehouse, path="export")
+    assert report.mode == "list" and "export failed" in report.mode_reason
+    assert report.inserted == 300
+    assert exports_made(voucherify_admin) == (2 if fault == "export_error" else 1)
+    assert warehouse.query("SELECT count(*) AS n FROM sync_exports")[0]["n"] == 0
+    sync_all(client, warehouse)
+    assert_parity(voucherify_admin, warehouse)
+
+
+class Killed(BaseException):
+    """The process dying where the test says (nothing catches it, as nothing survives a kill)."""
+
+
+def test_a_run_killed_while_its_export_runs_resumes_with_the_same_export(
+    client, warehouse, voucherify_admin, monkeypatch
+) -> None:
+    waited = exports.wait
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(exports, "wait", killed)
+    with pytest.raises(Killed):
+        sync.sync_customers(client, warehouse, path="export")
+    assert warehouse.read_cursor("voucherify_customers") is None
+    monkeypatch.setattr(exports, "wait", waited)
+    report = sync.sync_customers(client, warehouse)
+    assert report.mode == "export" and report.mode_reason == "resumed a saved export"
+    assert report.inserted == 300
+    assert exports_made(voucherify_admin) == 1
+    assert_documented_parity(voucherify_admin, warehouse)
+
+
+def test_reconcile_by_export_marks_the_deleted_customers_rows_everywhere(
+    client, warehouse, voucherify_admin
+) -> None:
+    sync_all(client, warehouse)
+    deleted = voucherify_admin.post("/_sandbox/mutate", json={"delete_customers": 6}).json()
+    gone = sorted(deleted["deleted"])
+    report = sync.reconcile_customers(client, warehouse)
+    assert report.mode == "export" and report.deleted == 6
+    assert report.requests <= 6  # create, polls, one file: not a page per 100 customers
+    for table in ("voucherify_customer_segments", "voucherify_customer_activities"):
+        rows = warehouse.query(f"SELECT customer_id, _deleted_at FROM {table}")
+        assert any(row["customer_id"] in gone for row in rows)
+        assert all((row["_deleted_at"] is not None) == (row["customer_id"] in gone) for row in rows)
+    cursors = warehouse.query("SELECT partition_key FROM sync_state")
+    assert not {row["partition_key"] for row in cursors} & set(gone)
+    assert_parity(voucherify_admin, warehouse)
+
+
+def test_a_tie_group_past_the_page_cap_is_read_through_an_export(
+    client, warehouse, voucherify_admin, monkeypatch
+) -> None:
+    monkeypatch.setattr(api, "PAGE_CAP", 2)  # the list reaches 200 customers of one instant
+    sync.sync_customers(client, warehouse, path="list")
+    storm = {"tie_storm": {"count": 250}}
+    voucherify_admin.post("/_sandbox/mutate", json=storm).raise_for_status()
+    report = sync.sync_customers(client, warehouse, path="list")
+    assert report.updated == 250
+    full = sync.sync_customers(client, warehouse, full_refresh=True, path="list")
+    assert full.updated == 300
+    assert exports_made(voucherify_admin) == 2
+    assert_documented_parity(voucherify_admin, warehouse)  # tie_storm's own metadata key aside
+
+
+def test_keys_never_go_to_a_download_host_not_trusted(
+    sandbox, warehouse, voucherify_admin
+) -> None:
+    settings = sandbox.settings
+    untrusted = voucherify_client(
+        sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token,
+        download_url="https://download.example.com",
+    )  # fmt: skip
+    voucherify_admin.put("/_sandbox/config", json={"voucherify_export_seconds": 0.2})
+    report = sync.sync_customers(untrusted, warehouse, path="export")
+    assert report.mode == "list" and "not a Voucherify download host" in report.mode_reason
+    assert voucherify_admin.get("/_sandbox/stats").json()["download_host"]["total"] == 0
+    assert report.inserted == 300
