@@ -178,9 +178,7 @@ def test_a_tie_group_past_the_page_cap_is_read_through_an_export(
     assert_documented_parity(voucherify_admin, warehouse)  # tie_storm's own metadata key aside
 
 
-def test_keys_never_go_to_a_download_host_not_trusted(
-    sandbox, warehouse, voucherify_admin
-) -> None:
+def test_keys_never_go_to_a_download_host_not_trusted(sandbox, warehouse, voucherify_admin) -> None:
     settings = sandbox.settings
     untrusted = voucherify_client(
         sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token,
