@@ -11,12 +11,27 @@ from __future__ import annotations
 
 from promosync.connectors.http import ApiClient
 from promosync.connectors.voucherify import exports
+from promosync.connectors.voucherify.customer_exports import PathChoice
 from promosync.connectors.voucherify.export_state import start
 from promosync.connectors.voucherify.streams import CUSTOMERS
 from promosync.connectors.warehouse import Warehouse
 
 PURPOSE = "reconcile"
 PARAMETERS = {"fields": ["id"], "order": "id"}
+
+
+def reconcile_path(warehouse: Warehouse, path: str = "auto") -> PathChoice:
+    """List walk or id export, whichever costs fewer requests for the customers the warehouse
+    holds (the walk: a page per 100, and one more to see the end); `path` forces one."""
+    live = f"SELECT count(*) AS n FROM {CUSTOMERS.name} WHERE _deleted_at IS NULL"
+    held = warehouse.query(live)[0]["n"]
+    pages = held // CUSTOMERS.required("page_size") + 1
+    export = exports.export_cost(held)
+    if path in ("list", "export"):
+        return PathChoice(path, "asked for", pages, export)
+    mode = "export" if export < pages else "list"
+    reason = f"{held} customers held: {pages} list pages against an export's {export}"
+    return PathChoice(mode, reason, pages, export)
 
 
 def exported_ids(client: ApiClient, warehouse: Warehouse) -> list[str]:

@@ -16,7 +16,7 @@ from promosync.connectors.report import SyncReport, measured
 from promosync.connectors.stream import Stream, pulls
 from promosync.connectors.voucherify import client as api
 from promosync.connectors.voucherify.customer_reads import read_customers
-from promosync.connectors.voucherify.export_ids import exported_ids
+from promosync.connectors.voucherify.export_ids import exported_ids, reconcile_path
 from promosync.connectors.voucherify.exports import ExportFailed
 from promosync.connectors.voucherify.streams import (
     ACTIVITIES,
@@ -78,20 +78,19 @@ def reconcile_customers(
     # keyset and is met again, where a bound would leave it out and mark it deleted.
     horizon = format_instant(started + RECONCILE_HORIZON)
     with measured(CUSTOMERS, client, warehouse) as report:
+        choice = reconcile_path(warehouse, path)
+        report.mode, report.mode_reason = choice.mode, choice.reason
+        report.other_path_requests = choice.other_requests
         present = None
-        if path != "list":
+        if choice.mode == "export":
             try:
                 present = exported_ids(client, warehouse)
-                report.mode = "export"
             except ExportFailed as error:
                 log.warning(
-                    "%s: reconciliation by export failed (%s); walking the list",
-                    CUSTOMERS.name,
-                    error,
+                    "%s: ids by export failed (%s); walking the list", CUSTOMERS.name, error
                 )
-                report.mode_reason = f"export failed ({error})"
+                report.mode, report.mode_reason = "list", f"export failed ({error})"
         if present is None:
-            report.mode = "list"
             present = [r["id"] for page in api.customers(client, None, horizon) for r in page]
         report.deleted = warehouse.mark_deleted(CUSTOMERS.name, "id", present, datetime.now(UTC))
         cascaded = [

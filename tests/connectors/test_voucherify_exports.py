@@ -151,7 +151,7 @@ def test_reconcile_by_export_marks_the_deleted_customers_rows_everywhere(
     sync_all(client, warehouse)
     deleted = voucherify_admin.post("/_sandbox/mutate", json={"delete_customers": 6}).json()
     gone = sorted(deleted["deleted"])
-    report = sync.reconcile_customers(client, warehouse)
+    report = sync.reconcile_customers(client, warehouse, path="export")
     assert report.mode == "export" and report.deleted == 6
     assert report.requests <= 6  # create, polls, one file: not a page per 100 customers
     for table in ("voucherify_customer_segments", "voucherify_customer_activities"):
