@@ -42,7 +42,7 @@ def full_sync(urls: dict[str, str], folder: Path, path: str) -> dict:
         sync.sync_customers(client, warehouse, path=path),
         sync.sync_activities(client, warehouse),
         sync.sync_segments(client, warehouse),
-        sync.sync_loyalty_transactions(client, warehouse),
+        sync.sync_loyalty_transactions(client, warehouse, path=path),
     ]
     seconds = round(time.monotonic() - started, 1)
     reconcile = sync.reconcile_customers(client, warehouse, path=path)

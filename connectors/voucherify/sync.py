@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,13 +10,13 @@ from promosync.connectors.batches import StreamWriter
 from promosync.connectors.cursor import TICK, WHOLE_STREAM, format_instant, signpost
 from promosync.connectors.fan_out import Fetch, MeteredClient, changed_since, fan_out
 from promosync.connectors.http import ApiClient
-from promosync.connectors.read_ahead import read_ahead
 from promosync.connectors.report import SyncReport, measured
 from promosync.connectors.stream import Stream, pulls
 from promosync.connectors.voucherify import client as api
 from promosync.connectors.voucherify.customer_reads import read_customers
 from promosync.connectors.voucherify.export_ids import exported_ids, reconcile_path
 from promosync.connectors.voucherify.exports import ExportFailed
+from promosync.connectors.voucherify.loyalty_exports import read_campaign
 from promosync.connectors.voucherify.streams import (
     ACTIVITIES,
     CUSTOMERS,
@@ -212,10 +211,13 @@ def sync_segments(
 
 @pulls(LOYALTY_TRANSACTIONS)
 def sync_loyalty_transactions(
-    client: ApiClient, warehouse: Warehouse, *, full_refresh: bool = False
+    client: ApiClient, warehouse: Warehouse, *, full_refresh: bool = False, path: str = "auto"
 ) -> SyncReport:
     """New transactions of every loyalty campaign, each campaign by its own id cursor; a full
-    refresh reads every campaign from the start and marks the rows it did not meet again."""
+    refresh reads every campaign from the start and marks the rows it did not meet again.
+
+    A campaign read from its start whose first page is full is read by its export instead
+    (connectors/voucherify/loyalty_exports.py); `path` "list" or "export" forces one way."""
     stream = LOYALTY_TRANSACTIONS
     if full_refresh:
         warehouse.reset_cursors(stream.name)
@@ -225,15 +227,13 @@ def sync_loyalty_transactions(
         cursors = warehouse.read_cursors(stream.name)
         campaigns = api.loyalty_campaigns(client)
         report.plan(stream, len(campaigns))
+        modes: list[str] = []
         for campaign in campaigns:
             campaign_id, start = campaign["id"], cursors.get(campaign["id"])
             report.entities += 1
-            source = api.loyalty_transactions(client, campaign_id, start)
-            with closing(read_ahead(source)) as pages:
-                writer.commit_pages(
-                    pages, campaign_id, cursor=start, fill={"campaign_id": campaign_id}
-                )
+            modes.append(read_campaign(client, writer, campaign_id, start, path))
             log.info("%s: campaign %s read, %d rows", stream.name, campaign_id, report.written)
+        report.mode = ", ".join(f"{modes.count(m)} by {m}" for m in sorted(set(modes))) or None
         # The stream-wide entry marks the last complete run (cursors are per campaign).
         writer.commit([], {WHOLE_STREAM: format_instant(synced_at)})
         if full_refresh:

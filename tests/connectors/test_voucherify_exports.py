@@ -189,3 +189,30 @@ def test_keys_never_go_to_a_download_host_not_trusted(sandbox, warehouse, vouche
     assert report.mode == "list" and "not a Voucherify download host" in report.mode_reason
     assert voucherify_admin.get("/_sandbox/stats").json()["download_host"]["total"] == 0
     assert report.inserted == 300
+
+
+LOYALTY = (
+    "id, campaign_id, voucher_id, source_id, type, reason, points, balance,"
+    " related_transaction_id, created_at, CAST(details AS VARCHAR) AS details"
+)
+
+
+def loyalty_rows(warehouse) -> list[dict]:
+    rows = warehouse.query(f"SELECT {LOYALTY} FROM voucherify_loyalty_transactions ORDER BY id")
+    return [{**row, "details": _json(row["details"])} for row in rows]
+
+
+def test_loyalty_campaigns_read_by_export_give_the_list_reads_table(
+    client, warehouse, other_warehouse, voucherify_admin
+) -> None:
+    by_export = sync.sync_loyalty_transactions(client, warehouse, path="export")
+    by_list = sync.sync_loyalty_transactions(client, other_warehouse, path="list")
+    assert by_export.mode.endswith("by export") and by_list.mode.endswith("by list")
+    assert by_export.inserted == by_list.inserted > 0
+    assert loyalty_rows(warehouse) == loyalty_rows(other_warehouse)
+    cursors = [
+        w.read_cursors("voucherify_loyalty_transactions") for w in (warehouse, other_warehouse)
+    ]
+    assert {k: v for k, v in cursors[0].items() if k} == {k: v for k, v in cursors[1].items() if k}
+    voucherify_admin.post("/_sandbox/mutate", json={"add_loyalty_transactions": 9})
+    assert sync.sync_loyalty_transactions(client, warehouse).inserted == 9  # the list goes on
