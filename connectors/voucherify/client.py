@@ -40,6 +40,7 @@ class VoucherifyClient(ApiClient):
     """An ApiClient that also knows the vendor's export download hosts (`download_origins`)."""
 
     download_origins: frozenset[str] = frozenset(f"https://{host}" for host in DOWNLOAD_HOSTS)
+    untrusted_download: str | None = None  # a host an export was refused on: no more exports
 
 
 def origin(url: str) -> str:

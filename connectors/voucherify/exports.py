@@ -36,6 +36,12 @@ EXPECTED_POLLS = 5  # status polls a planner counts per export (bench/RESULTS.md
 ROWS_PER_FILE = 100_000  # rows a planner expects per file (the vendor splits large exports)
 
 
+UNTRUSTED = (
+    "not a Voucherify download host: the keys are not sent there (set VOUCHERIFY_DOWNLOAD_URL"
+    " if it is yours)"
+)
+
+
 class ExportFailed(Exception):
     """An export that cannot be used (ended ERROR, stuck past its deadline, gone, its files
     unreadable or on a foreign host); the read falls back to the list. `retry`: a new export
@@ -61,6 +67,8 @@ def create_campaign_transactions(
 
 
 def _created(client: ApiClient, where: str, body: dict[str, Any]) -> str:
+    if refused := getattr(client, "untrusted_download", None):
+        raise ExportFailed(f"exports are served from {refused}, {UNTRUSTED}")
     # Repeatable: a second export made by a retry costs a request and harms nothing.
     answer = client.request("POST", where, expect_json=True, json=body).parsed_json
     export_id = answer.get("id") if isinstance(answer, dict) else None
@@ -110,10 +118,8 @@ def file_urls(client: VoucherifyClient, export: Mapping[str, Any]) -> list[str]:
     for url in urls:
         where = origin(url)
         if where not in client.download_origins:
-            raise ExportFailed(
-                f"export {export.get('id')} is served from {where}, not a Voucherify download"
-                " host: the keys are not sent there (set VOUCHERIFY_DOWNLOAD_URL if it is yours)"
-            )
+            client.untrusted_download = where  # this client makes no more exports
+            raise ExportFailed(f"export {export.get('id')} is served from {where}, {UNTRUSTED}")
     return urls
 
 

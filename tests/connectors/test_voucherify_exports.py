@@ -189,6 +189,8 @@ def test_keys_never_go_to_a_download_host_not_trusted(sandbox, warehouse, vouche
     assert report.mode == "list" and "not a Voucherify download host" in report.mode_reason
     assert voucherify_admin.get("/_sandbox/stats").json()["download_host"]["total"] == 0
     assert report.inserted == 300
+    again = sync.sync_loyalty_transactions(untrusted, warehouse, path="export")
+    assert again.mode.endswith("by list") and exports_made(voucherify_admin) == 1  # none more
 
 
 LOYALTY = (
