@@ -64,7 +64,9 @@ def reconcile_at_scale(urls: dict[str, str], folder: Path, deletes: int) -> dict
     started = time.monotonic()
     load = sync.sync_customers(client, warehouse)
     loaded = time.monotonic() - started
-    gone = set(admin(urls["VOUCHERIFY_BASE_URL"], "mutate", {"delete_customers": deletes})["deleted"])
+    gone = set(
+        admin(urls["VOUCHERIFY_BASE_URL"], "mutate", {"delete_customers": deletes})["deleted"]
+    )
     started = time.monotonic()
     report = sync.reconcile_customers(client, warehouse)
     marked = warehouse.query("SELECT id FROM voucherify_customers WHERE _deleted_at IS NOT NULL")
