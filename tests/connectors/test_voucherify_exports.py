@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import requests
+from promosync.connectors.cursor import TICK, format_instant
 from promosync.connectors.voucherify import client as api
 from promosync.connectors.voucherify import exports, sync
 from promosync.connectors.voucherify.client import voucherify_client
@@ -218,3 +221,19 @@ def test_loyalty_campaigns_read_by_export_give_the_list_reads_table(
     assert {k: v for k, v in cursors[0].items() if k} == {k: v for k, v in cursors[1].items() if k}
     voucherify_admin.post("/_sandbox/mutate", json={"add_loyalty_transactions": 9})
     assert sync.sync_loyalty_transactions(client, warehouse).inserted == 9  # the list goes on
+
+
+@pytest.mark.parametrize("bounds", ["exclusive", "inclusive"])
+def test_a_backfill_window_by_export_holds_its_bounds_under_either_reading(
+    bounds, client, warehouse, voucherify_admin
+) -> None:
+    reading = {"voucherify_export_bounds": bounds, "voucherify_export_metadata": "json"}
+    voucherify_admin.put("/_sandbox/config", json=reading).raise_for_status()
+    sync.sync_customers(client, warehouse, path="list")
+    start, end = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
+    for count, at in ((3, start - TICK), (5, start), (4, end - TICK), (2, end)):
+        storm = {"tie_storm": {"count": count, "updated_at": format_instant(at)}}
+        voucherify_admin.post("/_sandbox/mutate", json=storm).raise_for_status()
+    report = sync.sync_customers(client, warehouse, window=(start, end), path="export")
+    assert report.mode == "export" and report.written == 9  # [start, end): 5 + 4
+    assert warehouse.read_cursor("voucherify_customers") == report.cursor_before
