@@ -17,9 +17,10 @@ from typing import Any
 
 from promosync.connectors.batches import StreamWriter
 from promosync.connectors.http import ApiClient
-from promosync.connectors.keyset import TieGroupTooLarge
+from promosync.connectors.keyset import OversizeReader, TieGroupTooLarge
 from promosync.connectors.paging import Page
 from promosync.connectors.read_ahead import read_ahead
+from promosync.connectors.report import SyncReport
 from promosync.connectors.voucherify import client as api
 from promosync.connectors.voucherify import exports
 from promosync.connectors.voucherify.customer_exports import (
@@ -68,8 +69,9 @@ def read_customers(
         raise ValueError(f"path must be one of {', '.join(PATHS)}, not {path!r}")
     report, warehouse = writer.report, writer.warehouse
     oversize = _tie_reader(client, warehouse)
-    if path != "list" and (cursor := _resume(client, writer, partition, after)) is not _NONE:
-        return cursor  # type: ignore[return-value]
+    if path != "list" and (saved_before := _saved_window(writer, partition, after)):
+        report.mode, report.mode_reason = "export", "resumed a saved export"
+        return _by_export(client, writer, partition, after, saved_before, oversize)
     if path == "export":
         _report(report, PathChoice("export", "asked for", 0, 0))
         return _by_export(client, writer, partition, after, before, oversize)
@@ -89,28 +91,19 @@ def read_customers(
         return writer.commit_pages(listed, partition, cursor=after)
 
 
-_NONE = object()
-
-
-def _report(report: Any, choice: PathChoice) -> None:
+def _report(report: SyncReport, choice: PathChoice) -> None:
     report.mode, report.mode_reason = choice.mode, choice.reason
     report.other_path_requests = choice.other_requests or None
 
 
-def _resume(
-    client: ApiClient, writer: StreamWriter, partition: str | None, after: str | None
-) -> object:
-    """The cursor after reading a saved export of this same window, or _NONE if there is none."""
+def _saved_window(writer: StreamWriter, partition: str | None, after: str | None) -> str | None:
+    """The end of a saved export's window, when one was made for this read (same start)."""
     found = saved(writer.warehouse, CUSTOMERS.name, WINDOW)
     if found is None or found.parameters.get("after") != after:
-        return _NONE
+        return None
     if found.parameters.get("partition") != partition:
-        return _NONE
-    writer.report.mode, writer.report.mode_reason = "export", "resumed a saved export"
-    before = found.parameters["before"]
-    return _by_export(
-        client, writer, partition, after, before, _tie_reader(client, writer.warehouse)
-    )
+        return None
+    return found.parameters.get("before")
 
 
 def _by_export(
@@ -119,7 +112,7 @@ def _by_export(
     partition: str | None,
     after: str | None,
     before: str,
-    oversize: Any,
+    oversize: OversizeReader,
 ) -> str | None:
     """Read the window by an export; the list from `after` if no export can be read."""
     warehouse, failure = writer.warehouse, None
@@ -151,7 +144,7 @@ def _by_export(
         return writer.commit_pages(listed, partition, cursor=after)
 
 
-def _tie_reader(client: ApiClient, warehouse: Warehouse) -> Any:
+def _tie_reader(client: ApiClient, warehouse: Warehouse) -> OversizeReader:
     """Reads a tie group past the list's page cap through an export of its instant."""
 
     def read(instant: str) -> Iterator[Page]:
