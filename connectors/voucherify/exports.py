@@ -70,7 +70,12 @@ def _created(client: ApiClient, where: str, body: dict[str, Any]) -> str:
     if refused := getattr(client, "untrusted_download", None):
         raise ExportFailed(f"exports are served from {refused}, {UNTRUSTED}")
     # Repeatable: a second export made by a retry costs a request and harms nothing.
-    answer = client.request("POST", where, expect_json=True, json=body).parsed_json
+    try:
+        answer = client.request("POST", where, expect_json=True, json=body).parsed_json
+    except ApiError as error:
+        if error.status in (400, 402, 403, 404, 422):  # refused (the plan, a field): use the list
+            raise ExportFailed(f"the export was refused: {error}") from None
+        raise
     export_id = answer.get("id") if isinstance(answer, dict) else None
     if not isinstance(export_id, str) or not export_id:
         raise ExportFailed(f"POST {where} answered no export id")
