@@ -64,17 +64,6 @@ def _typed(text: str, known: Any, number: bool) -> Any:
         return text
 
 
-def _metadata_value(text: str, known: Any) -> Any:
-    if known is not _ABSENT and cell_text(known) == text:
-        return known
-    if isinstance(known, str):
-        return text
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-
-
 def _container(record: dict[str, Any], keys: tuple[str, ...], cells: dict[str, str]) -> None:
     """Set the nested fields `cells` under `record[keys...]`: an empty cell is null there, and a
     container the record lacks is made only when some cell of it has a value."""
@@ -114,7 +103,7 @@ def _metadata(record: dict[str, Any], cells: Mapping[str, str]) -> None:
             if known is not _ABSENT and known not in (None, ""):
                 del metadata[key]  # cleared at the source (null and a removed key look alike)
         else:
-            metadata[key] = _metadata_value(text, known)
+            metadata[key] = _typed(text, known, number=True)
     record["metadata"] = metadata
 
 

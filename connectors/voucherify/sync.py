@@ -122,6 +122,7 @@ def pull_customers(
     if reconcile or full_refresh:
         deletes = reconcile_customers(client, warehouse)
         report.deleted = deletes.deleted
+        report.mode = f"{report.mode or 'list'}; deletes by {deletes.mode}"
         report.requests += deletes.requests
         report.rate_limited += deletes.rate_limited
         report.seconds = round(report.seconds + deletes.seconds, 3)
