@@ -335,6 +335,12 @@ class Warehouse:
             found = conn.execute(query, {"values": list(values)}).all()
         return {k: orjson.loads(raw) if isinstance(raw, str | bytes) else raw for k, raw in found}
 
+    def put_row(self, table: str, primary_key: Sequence[str], row: Mapping[str, Any]) -> None:
+        """Upsert one bookkeeping row (not a stream's data: no batch is reported for it)."""
+        values = self._values(table, primary_key, [row])
+        with self.engine.begin() as conn:
+            self._upsert(conn, table, list(primary_key), self.columns(table), values)
+
     def delete_rows(self, table: str, where: Mapping[str, Any]) -> int:
         """Delete the rows of `table` whose columns equal `where`'s values; return how many."""
         target = sa.table(table, *(sa.column(name) for name in where))

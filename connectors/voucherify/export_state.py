@@ -78,7 +78,7 @@ def start(
         "parameters": orjson.dumps(run.parameters).decode(),
         "created_at": datetime.now(UTC),
     }
-    warehouse.write_batch(TABLE, KEY, [row])
+    warehouse.put_row(TABLE, KEY, row)
     return run
 
 
