@@ -71,10 +71,24 @@ def exports_made(admin) -> int:
     return len(admin.get("/_sandbox/truth/exports").json())
 
 
+def _duckdb(path):
+    store = Warehouse(f"duckdb:///{path}")
+    store.create_tables()
+    return store
+
+
 @pytest.fixture
 def other_warehouse(tmp_path):
-    store = Warehouse(f"duckdb:///{tmp_path / 'by_list.duckdb'}")
-    store.create_tables()
+    """A second warehouse, for the list's read of the same data."""
+    store = _duckdb(tmp_path / "by_list.duckdb")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def duckdb_warehouse(tmp_path):
+    """One warehouse, for what does not depend on the database (the paths and their failures)."""
+    store = _duckdb(tmp_path / "warehouse.duckdb")
     yield store
     store.dispose()
 
@@ -106,7 +120,7 @@ def test_an_export_over_list_rows_blanks_nothing_the_export_lacks(
 
 @pytest.mark.parametrize("fault", ["export_error", "export_stuck", "download"])
 def test_a_failed_export_falls_back_to_the_list_with_parity(
-    fault, client, warehouse, voucherify_admin, sandbox, monkeypatch
+    fault, client, duckdb_warehouse, voucherify_admin, sandbox, monkeypatch
 ) -> None:
     client.max_wait = 0.01
     monkeypatch.setattr(exports, "DEADLINE", 0.5)
@@ -115,13 +129,13 @@ def test_a_failed_export_falls_back_to_the_list_with_parity(
         requests.put(faults, json={"server_error": 1.0}, timeout=10).raise_for_status()
     else:
         voucherify_admin.put("/_sandbox/faults", json={fault: 1.0}).raise_for_status()
-    report = sync.sync_customers(client, warehouse, path="export")
+    report = sync.sync_customers(client, duckdb_warehouse, path="export")
     assert report.mode == "list" and "export failed" in report.mode_reason
     assert report.inserted == 300
     assert exports_made(voucherify_admin) == (2 if fault == "export_error" else 1)
-    assert warehouse.query("SELECT count(*) AS n FROM sync_exports")[0]["n"] == 0
-    sync_all(client, warehouse)
-    assert_parity(voucherify_admin, warehouse)
+    assert duckdb_warehouse.query("SELECT count(*) AS n FROM sync_exports")[0]["n"] == 0
+    sync_all(client, duckdb_warehouse)
+    assert_parity(voucherify_admin, duckdb_warehouse)
 
 
 class Killed(BaseException):
@@ -167,32 +181,36 @@ def test_reconcile_by_export_marks_the_deleted_customers_rows_everywhere(
 
 
 def test_a_tie_group_past_the_page_cap_is_read_through_an_export(
-    client, warehouse, voucherify_admin, monkeypatch
+    client, duckdb_warehouse, voucherify_admin, monkeypatch
 ) -> None:
     monkeypatch.setattr(api, "PAGE_CAP", 2)  # the list reaches 200 customers of one instant
-    sync.sync_customers(client, warehouse, path="list")
+    sync.sync_customers(client, duckdb_warehouse, path="list")
     storm = {"tie_storm": {"count": 250}}
     voucherify_admin.post("/_sandbox/mutate", json=storm).raise_for_status()
-    report = sync.sync_customers(client, warehouse, path="list")
+    report = sync.sync_customers(client, duckdb_warehouse, path="list")
     assert report.updated == 250
-    full = sync.sync_customers(client, warehouse, full_refresh=True, path="list")
+    full = sync.sync_customers(client, duckdb_warehouse, full_refresh=True, path="list")
     assert full.updated == 300
     assert exports_made(voucherify_admin) == 2
-    assert_documented_parity(voucherify_admin, warehouse)  # tie_storm's own metadata key aside
+    assert_documented_parity(
+        voucherify_admin, duckdb_warehouse
+    )  # tie_storm's own metadata key aside
 
 
-def test_keys_never_go_to_a_download_host_not_trusted(sandbox, warehouse, voucherify_admin) -> None:
+def test_keys_never_go_to_a_download_host_not_trusted(
+    sandbox, duckdb_warehouse, voucherify_admin
+) -> None:
     settings = sandbox.settings
     untrusted = voucherify_client(
         sandbox.voucherify_url, settings.voucherify_app_id, settings.voucherify_app_token,
         download_url="https://download.example.com",
     )  # fmt: skip
     voucherify_admin.put("/_sandbox/config", json={"voucherify_export_seconds": 0.2})
-    report = sync.sync_customers(untrusted, warehouse, path="export")
+    report = sync.sync_customers(untrusted, duckdb_warehouse, path="export")
     assert report.mode == "list" and "not a Voucherify download host" in report.mode_reason
     assert voucherify_admin.get("/_sandbox/stats").json()["download_host"]["total"] == 0
     assert report.inserted == 300
-    again = sync.sync_loyalty_transactions(untrusted, warehouse, path="export")
+    again = sync.sync_loyalty_transactions(untrusted, duckdb_warehouse, path="export")
     assert again.mode.endswith("by list") and exports_made(voucherify_admin) == 1  # none more
 
 
@@ -225,15 +243,15 @@ def test_loyalty_campaigns_read_by_export_give_the_list_reads_table(
 
 @pytest.mark.parametrize("bounds", ["exclusive", "inclusive"])
 def test_a_backfill_window_by_export_holds_its_bounds_under_either_reading(
-    bounds, client, warehouse, voucherify_admin
+    bounds, client, duckdb_warehouse, voucherify_admin
 ) -> None:
     reading = {"voucherify_export_bounds": bounds, "voucherify_export_metadata": "json"}
     voucherify_admin.put("/_sandbox/config", json=reading).raise_for_status()
-    sync.sync_customers(client, warehouse, path="list")
+    sync.sync_customers(client, duckdb_warehouse, path="list")
     start, end = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
     for count, at in ((3, start - TICK), (5, start), (4, end - TICK), (2, end)):
         storm = {"tie_storm": {"count": count, "updated_at": format_instant(at)}}
         voucherify_admin.post("/_sandbox/mutate", json=storm).raise_for_status()
-    report = sync.sync_customers(client, warehouse, window=(start, end), path="export")
+    report = sync.sync_customers(client, duckdb_warehouse, window=(start, end), path="export")
     assert report.mode == "export" and report.written == 9  # [start, end): 5 + 4
-    assert warehouse.read_cursor("voucherify_customers") == report.cursor_before
+    assert duckdb_warehouse.read_cursor("voucherify_customers") == report.cursor_before
