@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from promosync.connectors.warehouse import Warehouse
 from promosync.sandbox.voucherify.export_files import METADATA_SCHEMA
 
 from tests.connectors.test_voucherify_sync import _json, assert_parity, sync_all
+from tests.reliability.cli import env_for, promosync, small, start
 
 TYPED = (
     "id, source_id, name, email, phone, birthdate, address_city, address_country,"
@@ -255,3 +257,25 @@ def test_a_backfill_window_by_export_holds_its_bounds_under_either_reading(
     report = sync.sync_customers(client, duckdb_warehouse, window=(start, end), path="export")
     assert report.mode == "export" and report.written == 9  # [start, end): 5 + 4
     assert duckdb_warehouse.read_cursor("voucherify_customers") == report.cursor_before
+
+
+@pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)
+def test_a_sync_killed_with_sigkill_during_its_export_resumes_with_it(
+    sandbox, warehouse, voucherify_admin
+) -> None:
+    small(sandbox, 1000, voucherify_export_seconds=3)  # enough customers for the export path
+    env = env_for(sandbox, warehouse.url)
+    process = start(env, "sync", "--only", "voucherify_customers")
+    try:
+        deadline = time.monotonic() + 60
+        while not warehouse.query("SELECT export_id FROM sync_exports"):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        process.kill()  # SIGKILL: nothing of the process runs after it
+        process.communicate(timeout=60)
+    code, _, err = promosync(env, "sync", "--only", "voucherify_customers")
+    assert code == 0, err
+    assert exports_made(voucherify_admin) == 1
+    assert warehouse.query("SELECT count(*) AS n FROM voucherify_customers")[0]["n"] == 1000
+    assert warehouse.query("SELECT count(*) AS n FROM sync_exports")[0]["n"] == 0
