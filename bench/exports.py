@@ -20,7 +20,6 @@ from pathlib import Path
 
 from harness import VOUCHERIFY_AUTH as AUTH
 from harness import admin, sandbox
-
 from promosync.connectors.voucherify import sync
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse
