@@ -149,10 +149,14 @@ class ApiClient:
         data: bytes | str | None = None,
         files: Mapping[str, tuple[str, bytes | str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
+        origin: str | None = None,
     ) -> Response:
         """Send one request, retrying the retriable failures; raise ApiError on a fatal one.
 
         The body is `json` (encoded here), `data` (sent as given) or `files` (multipart form).
+        `origin` (`https://host[:port]`) sends it to another host of the same vendor instead of
+        the base URL, with the same keys, limiter and counters: the caller vouches for the host
+        (Voucherify's export download hosts, connectors/voucherify/exports.py).
 
         With `expect_json`, a body that is not JSON counts as a failure too: at the first contact
         it means the base URL leads somewhere else (fatal), later a proxy's hiccup (retried).
@@ -175,7 +179,7 @@ class ApiClient:
             before_sleep=lambda state: self._log_retry(method, path, state),
             reraise=True,
         )
-        url = self.base_url + path + query_string(params)
+        url = (origin or self.base_url) + path + query_string(params)
         extra = dict(headers or {})
         body: bytes | None = None
         if json is not None:

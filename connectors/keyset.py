@@ -21,16 +21,27 @@ therefore never depends on one reading:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 from promosync.connectors.cursor import TICK, format_instant, parse_instant, tie_window
+from promosync.connectors.http import ApiError
 from promosync.connectors.paging import STOPPED, Listing, Page, Paginator, Params
 from promosync.connectors.stream import Record
 
 Stamp = tuple[datetime, str]  # a readable record's instant, and its text as the API wrote it
+# Reads a tie group the pages cannot reach (by an export): its pages, the last with the instant.
+OversizeReader = Callable[[str], Iterator[Page]]
+
+
+class TieGroupTooLarge(ApiError):
+    """More records share one instant than `page` can reach; `instant` names it."""
+
+    def __init__(self, platform: str, path: str, detail: str, instant: str) -> None:
+        super().__init__(platform, "GET", path, None, detail)
+        self.instant = instant
 
 
 def instant_or_none(value: Any) -> datetime | None:
@@ -64,9 +75,11 @@ class UpdatedAtKeyset(Paginator):
         field: str,
         noun: str,
         page_cap: int,
+        oversize: OversizeReader | None = None,
     ) -> None:
         self.page_size, self.after, self.before = page_size, after, before
         self.field, self.noun, self.page_cap = field, noun, page_cap
+        self.oversize = oversize  # reads a group past the page cap; None: such a group stops
         self.inclusive = {"after": False, "before": False}  # learned from the answers
 
     def _window(self, after: str | None, before: str) -> Params:
@@ -170,7 +183,13 @@ class UpdatedAtKeyset(Paginator):
         """
         while True:
             learned = dict(self.inclusive)
-            pages = list(self._group_pages(listing, instant))
+            try:
+                pages = list(self._group_pages(listing, instant))
+            except TieGroupTooLarge:
+                if self.oversize is None:
+                    raise
+                yield from self.oversize(instant)
+                return
             if learned == self.inclusive:
                 yield from pages
                 return
@@ -251,8 +270,10 @@ class UpdatedAtKeyset(Paginator):
             else:
                 lo = middle
         if lo >= self.page_cap:
-            listing.cannot_page(
+            raise TieGroupTooLarge(
+                listing.platform, listing.path,
                 f"more than {self.page_cap * self.page_size} {self.noun}s share {self.field}"
-                f" {instant}; the API cannot page past that"
-            )
+                f" {instant}; the API cannot page past that",
+                instant,
+            )  # fmt: skip
         return lo, None

@@ -29,6 +29,8 @@ class SyncReport:
     cursor_after: str | None = None
     seconds: float = 0.0
     mode: str | None = None  # which path a stream took, when it has more than one
+    mode_reason: str | None = None  # why it took that path
+    other_path_requests: int | None = None  # what the path not taken was expected to cost
     planned_requests: int | None = None  # entities visited x the stream's cost per entity
 
     def add(self, inserted: int, updated: int) -> None:

@@ -324,6 +324,54 @@ class Warehouse:
                 unseen = sa.and_(unseen, *_leaving_out(conn, target, unseen, *spared))
             return conn.execute(sa.update(target).where(unseen).values(_deleted_at=now)).rowcount
 
+    def records(self, table: str, key: str, values: Sequence[str]) -> dict[str, Any]:
+        """The `_raw` record of each live or deleted row whose `key` is in `values`, by key."""
+        if not values:
+            return {}
+        query = sa.text(
+            f"SELECT {_quoted(key)}, _raw FROM {_quoted(table)} WHERE {_quoted(key)} IN :values"
+        ).bindparams(sa.bindparam("values", expanding=True))
+        with self.engine.connect() as conn:
+            found = conn.execute(query, {"values": list(values)}).all()
+        return {k: orjson.loads(raw) if isinstance(raw, str | bytes) else raw for k, raw in found}
+
+    def put_row(self, table: str, primary_key: Sequence[str], row: Mapping[str, Any]) -> None:
+        """Upsert one bookkeeping row (not a stream's data: no batch is reported for it)."""
+        values = self._values(table, primary_key, [row])
+        with self.engine.begin() as conn:
+            self._upsert(conn, table, list(primary_key), self.columns(table), values)
+
+    def delete_rows(self, table: str, where: Mapping[str, Any]) -> int:
+        """Delete the rows of `table` whose columns equal `where`'s values; return how many."""
+        target = sa.table(table, *(sa.column(name) for name in where))
+        condition = sa.and_(*(target.c[name] == value for name, value in where.items()))
+        with self.engine.begin() as conn:
+            return conn.execute(sa.delete(target).where(condition)).rowcount
+
+    def mark_children_deleted(
+        self, child: str, parent_key: str, parent: str, stream_names: Sequence[str]
+    ) -> int:
+        """Stamp `_deleted_at` on live rows of `child` whose `parent_key` names a deleted row of
+        `parent` (its `id`), and forget the cursors of those parents in `stream_names`; return
+        how many rows were stamped. One transaction."""
+        gone = f"SELECT id FROM {_quoted(parent)} WHERE _deleted_at IS NOT NULL"
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                sa.text(
+                    f"UPDATE {_quoted(child)} SET _deleted_at = :at"
+                    f" WHERE _deleted_at IS NULL AND {_quoted(parent_key)} IN ({gone})"
+                ),
+                {"at": now},
+            ).rowcount
+            conn.execute(
+                sa.text(
+                    f"DELETE FROM sync_state WHERE stream IN :streams AND partition_key IN ({gone})"
+                ).bindparams(sa.bindparam("streams", expanding=True)),
+                {"streams": list(stream_names)},
+            )
+        return count
+
     def reset_cursors(self, stream: str) -> int:
         """Forget every committed cursor of `stream` (all its partitions); return how many.
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from promosync.connectors.http import ApiClient, ConfigError, HttpSettings, check_base_url
+from promosync.connectors.keyset import OversizeReader
 from promosync.connectors.paginators import (
     PageNumbers,
     StartingAfter,
@@ -25,6 +28,28 @@ from promosync.connectors.voucherify.streams import (
 
 PAGE_CAP = 99  # `page` is accepted only up to 99 on GET /v1/customers and GET /v1/loyalties
 CAMPAIGNS = "/v1/loyalties"  # the loyalty campaigns, whose transactions are read one by one
+# Where Voucherify serves export files: the only hosts besides the API that get the keys.
+DOWNLOAD_HOSTS = (
+    "download.voucherify.io",
+    "us1.download.voucherify.io",
+    "as1.download.voucherify.io",
+)
+
+
+class VoucherifyClient(ApiClient):
+    """An ApiClient that also knows the vendor's export download hosts (`download_origins`)."""
+
+    download_origins: frozenset[str] = frozenset(f"https://{host}" for host in DOWNLOAD_HOSTS)
+    untrusted_download: str | None = None  # a host an export was refused on: no more exports
+
+
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL, lower-cased, the default port left out."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{host}{port}"
 
 
 def voucherify_client(
@@ -34,23 +59,32 @@ def voucherify_client(
     requests_per_minute: float | None = None,
     *,
     settings: HttpSettings | None = None,
-) -> ApiClient:
+    download_url: str | None = None,
+) -> VoucherifyClient:
     """A client authenticated with the app-key pair (`X-App-Id` / `X-App-Token`).
 
     Every value is checked before any request (`credential`, `check_base_url`); `settings` are
-    the request limits (None: from the environment).
+    the request limits (None: from the environment). `download_url` (None: the
+    VOUCHERIFY_DOWNLOAD_URL variable, if set) is one more export download host to trust besides
+    Voucherify's own, as the sandbox's.
     """
     url = check_base_url(base_url, "VOUCHERIFY_BASE_URL")
     app_id = credential("VOUCHERIFY_APP_ID", app_id)
     app_token = credential("VOUCHERIFY_APP_TOKEN", app_token)
     if not app_id or not app_token:
         raise ConfigError("set VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN (Project settings > API)")
+    if download_url is None:
+        download_url = os.environ.get("VOUCHERIFY_DOWNLOAD_URL", "").strip() or None
     headers = {"X-App-Id": app_id, "X-App-Token": app_token}
-    return ApiClient(
+    client = VoucherifyClient(
         "voucherify", url, headers, requests_per_minute=requests_per_minute, settings=settings,
         base_url_name="VOUCHERIFY_BASE_URL",
         credentials_name="VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN",
     )  # fmt: skip
+    if download_url:
+        trusted = origin(check_base_url(download_url, "VOUCHERIFY_DOWNLOAD_URL"))
+        client.download_origins = client.download_origins | {trusted}
+    return client
 
 
 def list_customers(client: JsonClient, params: dict[str, Any]) -> dict[str, Any]:
@@ -68,12 +102,16 @@ def list_total(client: JsonClient, stream: Stream) -> int:
     return body["total"]
 
 
-def customers(client: JsonClient, after: str | None, before: str) -> Iterator[Page]:
+def customers(
+    client: JsonClient, after: str | None, before: str, oversize: OversizeReader | None = None
+) -> Iterator[Page]:
     """Customers with after < updated_at < before, in updated_at order, each page with the
-    instant up to which every customer has been read (see `UpdatedAtKeyset`)."""
+    instant up to which every customer has been read (see `UpdatedAtKeyset`); `oversize` reads
+    a tie group the pages cannot reach."""
     keyset = UpdatedAtKeyset(
         CUSTOMERS.required("page_size"), after, before,
         field=CUSTOMERS.required("cursor_field"), noun="customer", page_cap=PAGE_CAP,
+        oversize=oversize,
     )  # fmt: skip
     return pages(client, CUSTOMERS, keyset)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +10,13 @@ from promosync.connectors.batches import StreamWriter
 from promosync.connectors.cursor import TICK, WHOLE_STREAM, format_instant, signpost
 from promosync.connectors.fan_out import Fetch, MeteredClient, changed_since, fan_out
 from promosync.connectors.http import ApiClient
-from promosync.connectors.read_ahead import read_ahead
 from promosync.connectors.report import SyncReport, measured
 from promosync.connectors.stream import Stream, pulls
 from promosync.connectors.voucherify import client as api
+from promosync.connectors.voucherify.customer_reads import read_customers
+from promosync.connectors.voucherify.export_ids import exported_ids, reconcile_path
+from promosync.connectors.voucherify.exports import ExportFailed
+from promosync.connectors.voucherify.loyalty_exports import read_campaign
 from promosync.connectors.voucherify.streams import (
     ACTIVITIES,
     CUSTOMERS,
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 FAN_OUT_BATCH = 1000  # customers whose rows and cursors commit together (bench/RESULTS.md)
 RECONCILE_HORIZON = timedelta(days=1)  # the id walk's upper bound, past any update made during it
+CHILDREN = (ACTIVITIES.name, SEGMENTS.name)  # streams whose cursors are per customer
 
 
 def sync_customers(
@@ -36,8 +39,13 @@ def sync_customers(
     full_refresh: bool = False,
     window: tuple[datetime, datetime] | None = None,
     now: datetime | None = None,
+    path: str = "auto",
 ) -> SyncReport:
-    """Upsert customers changed since the cursor; a backfill `window` leaves the cursor alone."""
+    """Upsert customers changed since the cursor; a backfill `window` leaves the cursor alone.
+
+    `path`: "auto" reads by the list or by an export, whichever costs fewer requests
+    (connectors/voucherify/customer_reads.py); "list" or "export" forces one.
+    """
     started = signpost(now)
     with measured(CUSTOMERS, client, warehouse) as report:
         if window:
@@ -48,24 +56,52 @@ def sync_customers(
             before = format_instant(started)
         writer = StreamWriter(CUSTOMERS, warehouse, report, started)
         partition = WHOLE_STREAM if window is None else None
-        # Pages are fetched ahead while earlier ones are written.
-        with closing(read_ahead(api.customers(client, after, before))) as pages:
-            cursor = writer.commit_pages(pages, partition, cursor=after)
+        cursor = read_customers(client, writer, partition, after, before, path)
         if partition is not None and cursor is not None:
             # Re-commit even when nothing changed: sync_state.updated_at is the last good run.
             writer.commit([], {partition: cursor})
     return report
 
 
-def reconcile_customers(client: ApiClient, warehouse: Warehouse) -> SyncReport:
-    """Read every customer id and stamp `_deleted_at` on warehouse rows the API no longer has."""
+def reconcile_customers(
+    client: ApiClient, warehouse: Warehouse, *, path: str = "auto"
+) -> SyncReport:
+    """Read every customer id and stamp `_deleted_at` on warehouse rows the API no longer has,
+    and on the segment and activity rows of those customers (whose cursors go too).
+
+    The ids come from an export of one field (a handful of requests at any size); the list
+    walk (a request per 100) is the fallback, or the `path="list"` choice.
+    """
     started = signpost()
     # No upper bound at the run's start: a customer updated during the walk moves ahead of the
     # keyset and is met again, where a bound would leave it out and mark it deleted.
     horizon = format_instant(started + RECONCILE_HORIZON)
     with measured(CUSTOMERS, client, warehouse) as report:
-        present = [record["id"] for page in api.customers(client, None, horizon) for record in page]
+        choice = reconcile_path(warehouse, path)
+        report.mode, report.mode_reason = choice.mode, choice.reason
+        report.other_path_requests = choice.other_requests
+        present = None
+        if choice.mode == "export":
+            try:
+                present = exported_ids(client, warehouse)
+            except ExportFailed as error:
+                log.warning(
+                    "%s: ids by export failed (%s); walking the list", CUSTOMERS.name, error
+                )
+                report.mode, report.mode_reason = "list", f"export failed ({error})"
+        if present is None:
+            present = [r["id"] for page in api.customers(client, None, horizon) for r in page]
         report.deleted = warehouse.mark_deleted(CUSTOMERS.name, "id", present, datetime.now(UTC))
+        cascaded = [
+            warehouse.mark_children_deleted(child.name, "customer_id", CUSTOMERS.name, CHILDREN)
+            for child in (SEGMENTS, ACTIVITIES)
+        ]
+        log.info(
+            "%s: %d deleted; their rows marked: %d segment, %d activity",
+            CUSTOMERS.name,
+            report.deleted,
+            *cascaded,
+        )
     return report
 
 
@@ -86,6 +122,7 @@ def pull_customers(
     if reconcile or full_refresh:
         deletes = reconcile_customers(client, warehouse)
         report.deleted = deletes.deleted
+        report.mode = f"{report.mode or 'list'}; deletes by {deletes.mode}"
         report.requests += deletes.requests
         report.rate_limited += deletes.rate_limited
         report.seconds = round(report.seconds + deletes.seconds, 3)
@@ -175,10 +212,13 @@ def sync_segments(
 
 @pulls(LOYALTY_TRANSACTIONS)
 def sync_loyalty_transactions(
-    client: ApiClient, warehouse: Warehouse, *, full_refresh: bool = False
+    client: ApiClient, warehouse: Warehouse, *, full_refresh: bool = False, path: str = "auto"
 ) -> SyncReport:
     """New transactions of every loyalty campaign, each campaign by its own id cursor; a full
-    refresh reads every campaign from the start and marks the rows it did not meet again."""
+    refresh reads every campaign from the start and marks the rows it did not meet again.
+
+    A campaign read from its start whose first page is full is read by its export instead
+    (connectors/voucherify/loyalty_exports.py); `path` "list" or "export" forces one way."""
     stream = LOYALTY_TRANSACTIONS
     if full_refresh:
         warehouse.reset_cursors(stream.name)
@@ -188,15 +228,13 @@ def sync_loyalty_transactions(
         cursors = warehouse.read_cursors(stream.name)
         campaigns = api.loyalty_campaigns(client)
         report.plan(stream, len(campaigns))
+        modes: list[str] = []
         for campaign in campaigns:
             campaign_id, start = campaign["id"], cursors.get(campaign["id"])
             report.entities += 1
-            source = api.loyalty_transactions(client, campaign_id, start)
-            with closing(read_ahead(source)) as pages:
-                writer.commit_pages(
-                    pages, campaign_id, cursor=start, fill={"campaign_id": campaign_id}
-                )
+            modes.append(read_campaign(client, writer, campaign_id, start, path))
             log.info("%s: campaign %s read, %d rows", stream.name, campaign_id, report.written)
+        report.mode = ", ".join(f"{modes.count(m)} by {m}" for m in sorted(set(modes))) or None
         # The stream-wide entry marks the last complete run (cursors are per campaign).
         writer.commit([], {WHOLE_STREAM: format_instant(synced_at)})
         if full_refresh:

@@ -7,3 +7,15 @@ CREATE TABLE IF NOT EXISTS sync_state (
     updated_at    TIMESTAMPTZ NOT NULL,  -- when this cursor was committed
     PRIMARY KEY (stream, partition_key)
 );
+
+-- Voucherify exports a stream is reading: saved (committed) before the first status poll, so a
+-- run killed while the export is prepared or downloaded resumes with it instead of creating
+-- another. Removed once its rows are committed, or when it cannot be used.
+CREATE TABLE IF NOT EXISTS sync_exports (
+    stream     VARCHAR     NOT NULL,  -- e.g. voucherify_customers
+    purpose    VARCHAR     NOT NULL,  -- what it reads: 'window', 'reconcile', 'tie:<instant>'
+    export_id  VARCHAR     NOT NULL,  -- exp_...
+    parameters VARCHAR     NOT NULL,  -- JSON: the window it was made for (after, before)
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (stream, purpose)
+);

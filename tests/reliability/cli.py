@@ -20,6 +20,7 @@ def env_for(sandbox: Any, url: str, **changes: str) -> dict[str, str]:
     settings = sandbox.settings
     return {
         "VOUCHERIFY_BASE_URL": sandbox.voucherify_url,
+        "VOUCHERIFY_DOWNLOAD_URL": sandbox.voucherify_download_url,
         "VOUCHERIFY_APP_ID": settings.voucherify_app_id,
         "VOUCHERIFY_APP_TOKEN": settings.voucherify_app_token,
         "TALON_ONE_BASE_URL": sandbox.talon_one_url,
