@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +15,9 @@ from promosync.connectors import stopping
 from promosync.connectors.answers import error_detail, is_json, kind
 from promosync.connectors.errors import (
     ApiError,
+    BudgetSpent,
     ConfigError,
+    CycleBlocked,
     RetriableError,
     UncertainOutcome,
     UnexpectedAnswer,
@@ -49,7 +52,9 @@ from urllib3.exceptions import HTTPError
 __all__ = [
     "ApiClient",
     "ApiError",
+    "BudgetSpent",
     "ConfigError",
+    "CycleBlocked",
     "HttpSettings",
     "RateLimiter",
     "RequestCounters",
@@ -74,6 +79,8 @@ class ApiClient:
         headers: Mapping[str, str],
         *,
         requests_per_minute: float | None = None,
+        requests_per_hour: float | None = None,
+        hour: float = 3600.0,
         settings: HttpSettings | None = None,
         max_attempts: int = 8,
         max_wait: float = 60.0,
@@ -95,8 +102,11 @@ class ApiClient:
         self.settings = settings or HttpSettings.from_env()
         self.max_attempts = max_attempts
         self.max_wait = max_wait
-        self.limiter = RateLimiter(requests_per_minute)
+        self.limiter = RateLimiter(requests_per_minute, per_hour=requests_per_hour, hour=hour)
         self.counters = RequestCounters()
+        # The request ledger (connectors/spending.py), when the API has a budget: every request
+        # is counted there before it is sent, and none is sent past the run's allowance.
+        self.spending: Any = None
         self._reached = False  # has the API itself (not a proxy or a web page) ever answered?
         self._counter_lock = threading.Lock()
         self.headers = {
@@ -218,6 +228,8 @@ class ApiClient:
         repeatable: bool,
     ) -> Response:
         self.limiter.acquire()
+        if self.spending is not None:
+            self.spending.spend_one()  # BudgetSpent, and nothing sent, once none is left
         self._count(requests=1)
         try:
             # The body is read in full here, within the limits, so a cut one raises here too.
@@ -226,6 +238,9 @@ class ApiClient:
             raise self._no_answer(exc, method, path, repeatable) from None
         self.limiter.observe_headers(response.headers)
         status = response.status_code
+        if status == 429 and response.headers.get("X-Rate-Limit-Type") == "api_calls_cycle":
+            self._count(rate_limited=1)
+            raise self._cycle_blocked(method, path, response)
         if status in RETRIABLE_STATUSES:
             if status == 429:
                 self._count(rate_limited=1)
@@ -257,6 +272,21 @@ class ApiClient:
             self._parse_json(method, path, response)
         self._reached = True
         return response
+
+    def _cycle_blocked(self, method: str, path: str, response: Response) -> CycleBlocked:
+        """The vendor's block for the rest of the billing cycle: stop now, never wait it out."""
+        reset = response.headers.get("X-Rate-Limit-Retry", "")
+        until = ""
+        if reset.isdigit():
+            instant = datetime.fromtimestamp(int(reset), UTC)
+            until = f" until {instant.isoformat(timespec='seconds')}"
+        detail = (
+            f"the project's API calls for this billing cycle are spent (429 api_calls_cycle), so"
+            f" every request is refused{until}; promosync stopped with what it read committed."
+            " Raise the plan's quota, or lower PROMOSYNC_VOUCHERIFY_SHARE so promosync leaves"
+            " room for the project's own traffic"
+        )
+        return CycleBlocked(self.platform, method, path, 429, self.scrub(detail))
 
     def _no_answer(self, exc: Exception, method: str, path: str, repeatable: bool) -> Exception:
         """What to raise when the transport got no usable answer: fatal, or worth a retry."""

@@ -11,20 +11,36 @@ from dataclasses import dataclass, field
 
 from promosync.connectors import stopping
 
+MAX_BLOCK = 120.0  # longest a rate-limit block is slept through at once; a longer one is retried
+MINUTE, HOUR = 60.0, 3600.0
+
 
 class RateLimiter:
     """A thread-safe token bucket that also obeys what the server reports about its budget.
 
-    With no rate of its own, it paces at the per-minute budget the server announces
-    (`X-Rate-Limit-Limit`): waiting for `remaining` to reach 0 instead sends the whole minute's
-    budget in a burst, and the requests other threads have in flight then meet 429s. Every wait
-    ends at once when a stop is asked for (`stopping.sleep`).
+    With no rate of its own, it paces at the budget the server announces (`X-Rate-Limit-Limit`,
+    "in a period (an hour or a minute)"): waiting for `remaining` to reach 0 instead sends the
+    whole period's budget in a burst, and the requests other threads have in flight then meet
+    429s. The period is an hour when the window the server announces (`X-Rate-Limit-Retry`)
+    ends more than a minute away, or when `per_hour` is configured (a Voucherify Sandbox
+    project: 100 calls an hour); `hour` is the server's hour in seconds (shorter on a
+    compressed test clock). A block the server asks for is slept at most MAX_BLOCK at once, and
+    every wait ends at once when a stop is asked for (`stopping.sleep`).
     """
 
-    def __init__(self, per_minute: float | None, burst: int = 5) -> None:
-        self.configured = bool(per_minute)
-        self.rate = per_minute / 60 if per_minute else None
-        self.capacity = float(max(1, burst))
+    def __init__(
+        self,
+        per_minute: float | None,
+        burst: int = 5,
+        *,
+        per_hour: float | None = None,
+        hour: float = HOUR,
+    ) -> None:
+        self.configured = bool(per_minute or per_hour)
+        self.hour = hour
+        rates = [r for r in (per_minute and per_minute / MINUTE, per_hour and per_hour / hour) if r]
+        self.rate = min(rates) if rates else None
+        self.capacity = float(max(1, burst if not per_hour else 1))
         self._tokens = self.capacity
         self._stamp = time.monotonic()
         self._blocked_until = 0.0
@@ -49,36 +65,53 @@ class RateLimiter:
             stopping.sleep(wait)
 
     def observe(
-        self, remaining: int | None, reset_in: float | None, per_minute: float | None = None
+        self,
+        remaining: int | None,
+        reset_in: float | None,
+        per_minute: float | None = None,
+        per_hour: float | None = None,
     ) -> None:
         """Align with the server: at most `remaining` more requests until `reset_in` seconds.
 
-        `per_minute` is the budget the server announces; it sets the pace unless one was given.
+        `per_minute` or `per_hour` is the budget the server announces; it sets the pace unless
+        one was configured.
         """
+        announced = (per_minute or 0) / MINUTE or (per_hour or 0) / self.hour
         with self._lock:
-            if per_minute and not self.configured and self.rate != per_minute / 60:
-                self.rate = per_minute / 60
+            if announced and not self.configured and self.rate != announced:
+                self.rate = announced
+                if per_hour:
+                    self.capacity = 1.0  # an hour's budget is small: no burst
                 self._tokens = min(self._tokens, self.capacity)
                 self._stamp = time.monotonic()
             if remaining is not None:
                 self._tokens = min(self._tokens, float(remaining))
             if reset_in is not None and (remaining is None or remaining <= 0):
-                self._blocked_until = max(self._blocked_until, time.monotonic() + reset_in)
+                until = time.monotonic() + min(reset_in, MAX_BLOCK)
+                self._blocked_until = max(self._blocked_until, until)
 
     def observe_headers(self, headers: Mapping[str, str]) -> None:
         """Align with an answer's `X-Rate-Limit-*` and `Retry-After` headers, if it has any."""
+        kind = headers.get("X-Rate-Limit-Type", "api_calls")
+        if kind == "api_calls_cycle":
+            return  # the cycle's quota is spent: the client stops the run (CycleBlocked)
         remaining = header_float(headers, "X-Rate-Limit-Remaining")
         reset_at = header_float(headers, "X-Rate-Limit-Retry")
         reset_in = reset_at - time.time() if reset_at is not None else None
+        # Only the budget of ordinary calls paces requests (not a cycle's, nor bulk calls').
+        per_minute = per_hour = None
+        if kind == "api_calls":
+            limit = header_float(headers, "X-Rate-Limit-Limit")
+            if reset_in is not None and reset_in > MINUTE + 1:  # the window is an hour
+                per_hour = limit
+            else:
+                per_minute = limit
         retry_after = header_float(headers, "Retry-After")
         if retry_after is not None:
             reset_in, remaining = retry_after, 0
-        # Only the per-minute budget of ordinary calls paces requests (not a cycle's budget).
-        per_minute = None
-        if headers.get("X-Rate-Limit-Type", "api_calls") == "api_calls":
-            per_minute = header_float(headers, "X-Rate-Limit-Limit")
-        if remaining is not None or reset_in is not None or per_minute:
-            self.observe(None if remaining is None else int(remaining), reset_in, per_minute)
+        if remaining is not None or reset_in is not None or per_minute or per_hour:
+            remaining_count = None if remaining is None else int(remaining)
+            self.observe(remaining_count, reset_in, per_minute, per_hour)
 
 
 def header_float(headers: Mapping[str, str], name: str) -> float | None:
