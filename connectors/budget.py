@@ -35,6 +35,7 @@ PLANS = {
 }
 DEFAULT_SHARE = 0.2
 DEFAULT_FIRST_LOAD_SHARE = 0.5
+THIRTY_DAYS = 30 * 86_400
 DEFAULT_RUNS_PER_CYCLE = 720  # the hourly pull schedule over a 30-day cycle
 
 # Each setting's variable; one place, so the environment is read the same way everywhere.
@@ -81,7 +82,7 @@ class BudgetSettings:
     def __post_init__(self) -> None:
         if self.plan not in ("", *PLANS):
             raise ConfigError(
-                f"{describe('plan')}={self.plan!r} is not a plan; use one of"
+                f"{describe('plan')}: {self.plan!r} is not a plan; use one of"
                 f" {', '.join(PLANS)}, or leave it empty and give requests_per_cycle"
             )
         for name in ("requests_per_cycle", "requests_per_hour", "runs_per_cycle"):
@@ -103,15 +104,14 @@ class BudgetSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **given: Any) -> BudgetSettings:
-        """Each setting from `given` if set (not empty or 0), else its variable, else the
-        default."""
+        """Each setting from `given` if set (not None), else its variable, else the default."""
         if unknown := set(given) - set(ENVIRONMENT):
             raise TypeError(f"no such budget setting: {', '.join(sorted(unknown))}")
         environ = os.environ if environ is None else environ
         kinds = {field.name: field.type for field in fields(cls)}
         values: dict[str, Any] = {}
         for name, variable in ENVIRONMENT.items():
-            if given.get(name):
+            if given.get(name) is not None:
                 values[name] = given[name]
             elif text := environ.get(variable, "").strip():
                 values[name] = _parse(text, variable, kinds[name])
@@ -201,3 +201,9 @@ def _parse(text: str, variable: str, kind: Any) -> Any:
         example = "0.2" if kind == "float" else "100000"
         raise ConfigError(f"{variable}={text!r} is not a number, e.g. {example}") from None
     return text
+
+
+def hour_seconds(settings: BudgetSettings) -> float:
+    """The vendor's hour in real seconds: 3600, or shorter on a compressed cycle clock (a cycle
+    of `cycle_seconds` standing for 30 days, as the sandbox compresses its windows)."""
+    return 3600.0 * settings.cycle_seconds / THIRTY_DAYS if settings.cycle_seconds else 3600.0

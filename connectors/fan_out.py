@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -124,12 +124,8 @@ def fan_out(
         while fetching:
             futures = fetching.popleft()
             submit()  # keeps the pool busy while this batch is written
-            visits, error = _finished(futures)
-            if error is not None:
-                for ahead in fetching:
-                    for future in ahead:
-                        future.cancel()
-                visits += _finished([future for ahead in fetching for future in ahead])[0]
+            ahead = [future for batch in fetching for future in batch]
+            visits, error = _finished([*futures, *ahead], len(futures))
             report.entities += len(visits)
             report.plan(stream, len(visits))
             if visits:
@@ -166,17 +162,25 @@ def _commit(
     writer.commit(rows, cursors, replaced, safe_point=safe_point, also=also)
 
 
-def _finished(futures: list[Future[Visit[Entity]]]) -> tuple[list[Visit[Entity]], Exception | None]:
-    """The visits of `futures` that succeeded (waiting for those running, skipping the cancelled)
-    and the first error met, if any."""
+def _finished(
+    futures: list[Future[Visit[Entity]]], batch: int
+) -> tuple[list[Visit[Entity]], Exception | None]:
+    """The visits of the first `batch` futures, or, if one of them failed, the first error and
+    the visits of every future that succeeded (those not started are cancelled, those running
+    waited for: each one finished was paid for)."""
     visits, error = [], None
-    for future in futures:
-        if future.cancelled():
-            continue
+    for index, future in enumerate(futures):
+        if index >= batch and error is None:
+            break
         try:
             visits.append(future.result())
+        except CancelledError:
+            continue
         except Exception as failure:  # raised again by the caller
-            error = error or failure
+            if error is None:
+                error = failure
+                for later in futures[index + 1 :]:
+                    later.cancel()
     return visits, error
 
 

@@ -107,6 +107,7 @@ class ApiClient:
         # The request ledger (connectors/spending.py), when the API has a budget: every request
         # is counted there before it is sent, and none is sent past the run's allowance.
         self.spending: Any = None
+        self._blocked: tuple[str, str] | None = None  # (method, path) the cycle block met
         self._reached = False  # has the API itself (not a proxy or a web page) ever answered?
         self._counter_lock = threading.Lock()
         self.headers = {
@@ -227,6 +228,8 @@ class ApiClient:
         expect_json: bool,
         repeatable: bool,
     ) -> Response:
+        if self._blocked is not None:  # the cycle's quota is spent: nothing more is sent
+            raise self._cycle_blocked(method, path, self._blocked[1])
         self.limiter.acquire()
         if self.spending is not None:
             self.spending.spend_one()  # BudgetSpent, and nothing sent, once none is left
@@ -240,7 +243,8 @@ class ApiClient:
         status = response.status_code
         if status == 429 and response.headers.get("X-Rate-Limit-Type") == "api_calls_cycle":
             self._count(rate_limited=1)
-            raise self._cycle_blocked(method, path, response)
+            self._blocked = (path, response.headers.get("X-Rate-Limit-Retry", ""))
+            raise self._cycle_blocked(method, path, self._blocked[1])
         if status in RETRIABLE_STATUSES:
             if status == 429:
                 self._count(rate_limited=1)
@@ -273,9 +277,9 @@ class ApiClient:
         self._reached = True
         return response
 
-    def _cycle_blocked(self, method: str, path: str, response: Response) -> CycleBlocked:
-        """The vendor's block for the rest of the billing cycle: stop now, never wait it out."""
-        reset = response.headers.get("X-Rate-Limit-Retry", "")
+    def _cycle_blocked(self, method: str, path: str, reset: str) -> CycleBlocked:
+        """The vendor's block for the rest of the billing cycle (until the epoch second `reset`):
+        stop now, never wait it out."""
         until = ""
         if reset.isdigit():
             instant = datetime.fromtimestamp(int(reset), UTC)

@@ -38,7 +38,7 @@ class RateLimiter:
     ) -> None:
         self.configured = bool(per_minute or per_hour)
         self.hour = hour
-        rates = [r for r in (per_minute and per_minute / MINUTE, per_hour and per_hour / hour) if r]
+        rates = [r for r in (per_minute and per_minute / MINUTE, hourly(per_hour, hour)) if r]
         self.rate = min(rates) if rates else None
         self.capacity = float(max(1, burst if not per_hour else 1))
         self._tokens = self.capacity
@@ -76,7 +76,7 @@ class RateLimiter:
         `per_minute` or `per_hour` is the budget the server announces; it sets the pace unless
         one was configured.
         """
-        announced = (per_minute or 0) / MINUTE or (per_hour or 0) / self.hour
+        announced = (per_minute or 0) / MINUTE or hourly(per_hour, self.hour)
         with self._lock:
             if announced and not self.configured and self.rate != announced:
                 self.rate = announced
@@ -112,6 +112,12 @@ class RateLimiter:
         if remaining is not None or reset_in is not None or per_minute or per_hour:
             remaining_count = None if remaining is None else int(remaining)
             self.observe(remaining_count, reset_in, per_minute, per_hour)
+
+
+def hourly(per_hour: float | None, hour: float) -> float | None:
+    """The pace of an hour's budget, two requests under it: the vendor's hour is a fixed window
+    opened by the first request, so a bucket paced at the full budget could fit one more."""
+    return max(1.0, per_hour - 2) / hour if per_hour else None
 
 
 def header_float(headers: Mapping[str, str], name: str) -> float | None:
