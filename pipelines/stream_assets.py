@@ -34,7 +34,7 @@ def pull_asset(stream: Stream) -> dg.AssetsDefinition:
             result = step.result(sync(client, step.store, **chosen))
         context.log.info(f"{stream.name}: {result.metadata}")
         if "warning" in result.metadata:
-            context.log.warning(f"{stream.name}: {result.metadata['warning'].value}")
+            context.log.warning(f"{stream.name}: {result.metadata['warning']}")
         return result
 
     if stream.options:
