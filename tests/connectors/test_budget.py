@@ -11,9 +11,11 @@ from promosync.connectors import visits
 from promosync.connectors.budget import BudgetSettings, hour_seconds
 from promosync.connectors.http import ConfigError, CycleBlocked, RateLimiter
 from promosync.connectors.ratelimit import MAX_BLOCK
-from promosync.connectors.spending import Spending, account_of, cycle_spent
+from promosync.connectors.spending import BLOCK, Spending, account_of, cycle_spent
 from promosync.connectors.voucherify import sync
 from promosync.connectors.voucherify.streams import ACTIVITIES
+
+from tests.reliability import runs
 
 APP_ID = "sandbox-app-id"
 
@@ -188,6 +190,51 @@ def test_an_api_calls_cycle_429_ends_the_run_at_once_with_its_visits_committed(
     # Every visit the vendor served is committed: the next cycle resumes with the others.
     done = 300 - visits.deferred(warehouse, ACTIVITIES.name)
     assert done >= 40 - 4
+
+
+def test_two_processes_sharing_one_budget_stay_within_it(warehouse):
+    if warehouse.dialect != "postgresql":
+        pytest.skip("a DuckDB file admits one process at a time")
+    context = runs.preloaded_context()
+    processes = [
+        context.Process(target=runs.spend_budget, args=(warehouse.url, f"run-{n}"))
+        for n in range(2)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+    rows = warehouse.query("SELECT run_id, requests, reserved FROM request_ledger")
+    assert sum(row["requests"] for row in rows) == 500  # the share: 0.5 of 1,000
+    assert all(row["reserved"] == 0 and row["requests"] > 0 for row in rows) and len(rows) == 2
+
+
+@pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)
+def test_after_a_sigkill_the_ledger_counts_every_request_served_and_at_most_a_block_more(
+    sandbox, warehouse, voucherify_admin
+):
+    voucherify_admin.put("/_sandbox/faults", json={"latency_ms": 40}).raise_for_status()
+    context = runs.preloaded_context()
+    context.Process(target=runs.ready).start()
+    counted, billed = 0, 0
+    for delay in (0.2, 0.5, 0.9, 1.3):
+        process = context.Process(
+            target=runs.pull_voucherify_budgeted, args=(sandbox.voucherify_url, warehouse.url)
+        )
+        process.start()
+        process.join(delay)
+        assert process.exitcode is None, f"the run ended before its kill at {delay} s"
+        process.kill()
+        process.join(10)
+        time.sleep(0.1)  # requests in flight reach the sandbox
+        spent, served_now = ledger(warehouse), served(voucherify_admin)
+        assert 0 <= (spent - counted) - (served_now - billed) <= BLOCK, f"killed after {delay} s"
+        counted, billed = spent, served_now
+    assert billed > 0
+    voucherify_admin.put("/_sandbox/faults", json={"latency_ms": 0}).raise_for_status()
+    runs.pull_voucherify_budgeted(sandbox.voucherify_url, warehouse.url)  # to completion
+    assert ledger(warehouse) - counted == served(voucherify_admin) - billed
 
 
 # --- pacing -----------------------------------------------------------------------------------
