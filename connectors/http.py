@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from promosync.connectors.http_settings import (
     check_base_url,
     environment_proxy,
 )
-from promosync.connectors.ratelimit import RateLimiter, RequestCounters, retry_after
+from promosync.connectors.ratelimit import RateLimiter, RequestCounters, SharedPace, retry_after
 from promosync.connectors.secrets import refusal, remember, scrub, scrub_logs
 from promosync.connectors.transport import (
     BodyUnreadable,
@@ -102,7 +103,13 @@ class ApiClient:
         self.settings = settings or HttpSettings.from_env()
         self.max_attempts = max_attempts
         self.max_wait = max_wait
-        self.limiter = RateLimiter(requests_per_minute, per_hour=requests_per_hour, hour=hour)
+        # One budget per API and key: processes of this host sharing it share its pace.
+        identity = "\n".join([platform, self.base_url, *sorted(headers.values())])
+        self.budget_identity = hashlib.sha256(identity.encode()).hexdigest()  # no key in clear
+        self.limiter = RateLimiter(
+            requests_per_minute, per_hour=requests_per_hour, hour=hour,
+            shared=SharedPace(self.budget_identity),
+        )  # fmt: skip
         self.counters = RequestCounters()
         # The request ledger (connectors/spending.py), when the API has a budget: every request
         # is counted there before it is sent, and none is sent past the run's allowance.

@@ -3,16 +3,59 @@ of its budget, and the counts of what a client spent."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from filelock import FileLock
 from promosync.connectors import stopping
 
 MAX_BLOCK = 120.0  # longest a rate-limit block is slept through at once; a longer one is retried
 MINUTE, HOUR = 60.0, 3600.0
+
+
+def pace_dir() -> Path:
+    """Where the shared paces live: PROMOSYNC_STATE_DIR/pace, else a folder of this user's in
+    the temporary directory (shared by every process of the host)."""
+    state = os.environ.get("PROMOSYNC_STATE_DIR", "").strip()
+    if state:
+        return Path(state) / "pace"
+    return Path(tempfile.gettempdir()) / f"promosync-pace-{os.getuid()}"
+
+
+class SharedPace:
+    """The next free sending slot of one budget (an API key, an endpoint), kept in a file under
+    a file lock so that every process of the host spaces its requests with the others'.
+
+    One number per budget, read and moved on under `filelock` (already a dependency, used across
+    platforms): a process takes the next slot and sleeps until it. The name is a hash of what
+    identifies the budget (never a credential in clear).
+    """
+
+    def __init__(self, identity: str) -> None:
+        folder = pace_dir()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        self.path = folder / name
+        self.lock = FileLock(str(folder / f"{name}.lock"))
+
+    def reserve(self, interval: float) -> float:
+        """Take the next slot, `interval` seconds after the last one taken; seconds to wait."""
+        with self.lock:
+            try:
+                last = float(self.path.read_text() or 0)
+            except (OSError, ValueError):
+                last = 0.0
+            now = time.time()
+            slot = max(now, last)
+            self.path.write_text(repr(slot + interval))
+        return slot - now
 
 
 class RateLimiter:
@@ -35,9 +78,10 @@ class RateLimiter:
         *,
         per_hour: float | None = None,
         hour: float = HOUR,
+        shared: SharedPace | None = None,
     ) -> None:
         self.configured = bool(per_minute or per_hour)
-        self.hour = hour
+        self.hour, self.shared = hour, shared
         rates = [r for r in (per_minute and per_minute / MINUTE, hourly(per_hour, hour)) if r]
         self.rate = min(rates) if rates else None
         self.capacity = float(max(1, burst if not per_hour else 1))
@@ -47,7 +91,10 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        """Block until one request may be sent (StopRequested if a stop is asked meanwhile)."""
+        """Block until one request may be sent (StopRequested if a stop is asked meanwhile).
+
+        With a `shared` pace, the request takes the next slot of every process of the host
+        sharing the budget, spaced at the rate, and waits for it (no burst)."""
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -55,6 +102,9 @@ class RateLimiter:
                 if wait <= 0:
                     if self.rate is None:
                         return
+                    if self.shared is not None:
+                        slot = self.shared.reserve(1 / self.rate)
+                        break
                     refill = (now - self._stamp) * self.rate
                     self._tokens = min(self.capacity, self._tokens + refill)
                     self._stamp = now
@@ -63,6 +113,7 @@ class RateLimiter:
                         return
                     wait = (1 - self._tokens) / self.rate
             stopping.sleep(wait)
+        stopping.sleep(slot)
 
     def observe(
         self,

@@ -67,8 +67,9 @@ class VoucherifyResource(dg.ConfigurableResource):
         )  # fmt: skip
         if per_hour := budget.limits.per_hour:
             client.limiter = RateLimiter(
-                self.requests_per_minute or None, per_hour=per_hour, hour=hour_seconds(budget)
-            )
+                self.requests_per_minute or None, per_hour=per_hour, hour=hour_seconds(budget),
+                shared=client.limiter.shared,
+            )  # fmt: skip
         return client
 
     def budget_settings(self) -> BudgetSettings:
