@@ -16,6 +16,7 @@ from promosync.connectors.voucherify import sync
 from promosync.connectors.voucherify.streams import ACTIVITIES
 
 from tests.reliability import runs
+from tests.reliability.cli import small
 
 APP_ID = "sandbox-app-id"
 
@@ -283,3 +284,25 @@ def test_a_cycle_block_is_never_slept_through():
     limiter.acquire()  # returns at once: the client stops the run instead
     limiter.observe_headers({"Retry-After": "864000"})  # any other block: capped
     assert limiter._blocked_until - time.monotonic() <= MAX_BLOCK
+
+
+@pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)
+def test_two_talon_one_syncs_sharing_one_key_share_its_pace(sandbox, warehouse, talon_one_admin):
+    small(sandbox, 60, management_requests_per_second=3)
+    context = runs.preloaded_context()
+    answers = context.Queue()
+    processes = [
+        context.Process(
+            target=runs.talon_one_snapshots_paced,
+            args=(sandbox.talon_one_url, warehouse.url, answers),
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    counts = [answers.get(timeout=5) for _ in processes]
+    assert all(requests > 0 for requests, _ in counts)
+    assert [limited for _, limited in counts] == [0, 0], counts

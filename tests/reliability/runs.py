@@ -82,6 +82,16 @@ def pull_voucherify_budgeted(base_url: str, warehouse_url: str) -> None:
     warehouse.dispose()
 
 
+def talon_one_snapshots_paced(base_url: str, warehouse_url: str, answers: Any) -> None:
+    """Every Talon.One stream with the Management API at its documented pace (3 a second per
+    endpoint), as a user's scheduled run sends them; puts the requests and 429s in `answers`."""
+    t1 = talon_one_client(base_url, KEYS.talon_one_api_key, KEYS.talon_one_management_key)
+    warehouse = Warehouse(warehouse_url)
+    sync_talon_one(t1, warehouse)
+    answers.put((t1.counters.requests, t1.counters.rate_limited))
+    warehouse.dispose()
+
+
 def spend_budget(warehouse_url: str, run_id: str) -> None:
     """Reserve requests of one account until its share of the cycle is spent, then settle."""
     warehouse = Warehouse(warehouse_url)
