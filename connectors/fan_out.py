@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
-from promosync.connectors.batches import Cursors, StreamWriter, TableRows
+from promosync.connectors.batches import CUT_OFF, Cursors, StreamWriter, TableRows
 from promosync.connectors.cursor import format_instant
 from promosync.connectors.http import ApiError
 from promosync.connectors.stream import Record, Stream
@@ -90,9 +90,9 @@ def fan_out(
     `skip_missing`: an entity the API answers 404 for (gone since it was listed) is skipped.
     `done(keys)` gives rows committed with the visits (the visit queue's "done" marks).
 
-    A visit that fails (the allowance spent, a vendor block, a signal, a fatal answer) ends the
-    fan-out, but first the visits that finished, of its batch and of those fetched ahead, commit:
-    a cut-off run never pays twice for a visit.
+    A visit cut off (the allowance spent, a vendor block, a signal: CUT_OFF) ends the fan-out,
+    but first the visits that finished, of its batch and of those fetched ahead, commit: a
+    cut-off run never pays twice for a visit. Any other failure drops its batch, as before.
     """
     stream, report = writer.stream, writer.report
     if stream.cost_per_entity is None:
@@ -126,6 +126,8 @@ def fan_out(
             submit()  # keeps the pool busy while this batch is written
             ahead = [future for batch in fetching for future in batch]
             visits, error = _finished([*futures, *ahead], len(futures))
+            if error is not None and not isinstance(error, CUT_OFF):
+                raise error  # a fatal answer: the batch is dropped, as a failed transaction
             report.entities += len(visits)
             report.plan(stream, len(visits))
             if visits:

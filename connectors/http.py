@@ -248,6 +248,8 @@ class ApiClient:
             raise self._no_answer(exc, method, path, repeatable) from None
         self.limiter.observe_headers(response.headers)
         status = response.status_code
+        if status in (401, 429):
+            self._not_billed()  # refused unserved
         if status == 429 and response.headers.get("X-Rate-Limit-Type") == "api_calls_cycle":
             self._count(rate_limited=1)
             self._blocked = (path, response.headers.get("X-Rate-Limit-Retry", ""))
@@ -259,6 +261,7 @@ class ApiClient:
             if response.content and not is_json(response):
                 reason += f" with a {kind(response)} body, not the API's JSON"
                 if not self._reached and status != 429:  # a web page, at the first contact
+                    self._not_billed()
                     detail = (f"{reason}: check {self.base_url_name} (a proxy, a login page or"
                               " another web site answered instead of the API)")  # fmt: skip
                     raise self._stopped(method, path, status, detail, repeatable)
@@ -283,6 +286,12 @@ class ApiClient:
             self._parse_json(method, path, response)
         self._reached = True
         return response
+
+    def _not_billed(self) -> None:
+        """Uncount the request just answered from the budget's ledger: the vendor refused it
+        unserved (401, 429) or another site answered it, so nobody bills it."""
+        if self.spending is not None:
+            self.spending.refund()
 
     def _cycle_blocked(self, method: str, path: str, reset: str) -> CycleBlocked:
         """The vendor's block for the rest of the billing cycle (until the epoch second `reset`):
@@ -353,6 +362,7 @@ class ApiClient:
         if problem is None:
             return
         if not self._reached and not is_json(response):
+            self._not_billed()
             raise UnexpectedAnswer(
                 self.platform, method, path,
                 self.scrub(f"{problem}: check {self.base_url_name} (a proxy, a login page or"

@@ -10,6 +10,7 @@ more than was sent, and after a normal end `close()` settles it to exactly the r
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import uuid
@@ -34,8 +35,10 @@ _LOCAL = threading.Lock()
 
 
 def account_of(base_url: str, app_id: str) -> str:
-    """The ledger's name of a project: the API host and the app id (never the token)."""
-    return f"{urlsplit(base_url).netloc}/{app_id}"
+    """The ledger's name of a project: the API host and a hash of the app id (half of the key
+    pair, so it is no more stored than the token)."""
+    digest = hashlib.sha256(app_id.encode()).hexdigest()[:16]
+    return f"{urlsplit(base_url).netloc}/app-{digest}"
 
 
 def new_run_id() -> str:
@@ -150,6 +153,12 @@ class Spending:
             )
         self.reserved += want
 
+    def refund(self) -> None:
+        """Uncount a request the vendor refused without serving it (a 429, a 401): the ledger
+        counts what the vendor bills."""
+        with self._lock:
+            self.sent = max(0, self.sent - 1)
+
     def _spent(self, why: str) -> None:
         self.exhausted = why
         raise BudgetSpent(why)
@@ -162,18 +171,26 @@ class Spending:
                 return
             sent = self.sent
             keep = "0" if final else f"reserved + requests - {sent:d}"
+            key = {
+                "start": self.cycle_start, "account": self.account, "stream": self.stream,
+                "run": self.run_id,
+            }  # fmt: skip
+            where = (
+                "WHERE cycle_start = :start AND account = :account AND stream = :stream"
+                " AND run_id = :run"
+            )
             with self.warehouse.engine.begin() as conn:
+                if final and not sent:  # nothing billed: no row
+                    conn.execute(sa.text(f"DELETE FROM {TABLE} {where}"), key)
+                    self.reserved = 0
+                    return
                 conn.execute(
                     sa.text(
                         f"UPDATE {TABLE} SET reserved = {keep}, requests = :sent,"
-                        " updated_at = :now WHERE cycle_start = :start AND account = :account"
-                        " AND stream = :stream AND run_id = :run"
+                        f" updated_at = :now {where}"
                     ),
-                    {
-                        "sent": sent, "now": datetime.now(UTC), "start": self.cycle_start,
-                        "account": self.account, "stream": self.stream, "run": self.run_id,
-                    },
-                )  # fmt: skip
+                    {**key, "sent": sent, "now": datetime.now(UTC)},
+                )
             if final:
                 self.reserved = sent
 

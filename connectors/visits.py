@@ -42,13 +42,36 @@ def enqueue(
 
 def owed(warehouse: Warehouse, stream: str, limit: int | None = None) -> list[str]:
     """The entities `stream` owes a visit, oldest change first (at most `limit`)."""
+    return [entity for entity, _ in owed_since(warehouse, stream, limit)]
+
+
+def owed_since(
+    warehouse: Warehouse, stream: str, limit: int | None = None
+) -> list[tuple[str, datetime]]:
+    """The entities `stream` owes a visit with the instant of their oldest change, oldest first
+    (at most `limit`)."""
     sql = (
-        f"SELECT entity_id FROM {TABLE} WHERE stream = :stream AND owed_since IS NOT NULL"
-        " ORDER BY owed_since, entity_id"
+        f"SELECT entity_id, owed_since FROM {TABLE} WHERE stream = :stream"
+        " AND owed_since IS NOT NULL ORDER BY owed_since, entity_id"
     )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return [row["entity_id"] for row in warehouse.query(sql, {"stream": stream})]
+    rows = warehouse.query(sql, {"stream": stream})
+    return [(row["entity_id"], row["owed_since"]) for row in rows]
+
+
+def merged(
+    queued: Iterable[tuple[str, datetime]], changes: Iterable[tuple[str, datetime | None]]
+) -> list[str]:
+    """The entities of the queue and of new `changes` (not enqueued yet), each once, oldest
+    change first."""
+    now = datetime.now(UTC)
+    oldest: dict[str, datetime] = {}
+    for entity, changed_at in [*queued, *changes]:
+        instant = changed_at or now
+        if entity not in oldest or instant < oldest[entity]:
+            oldest[entity] = instant
+    return sorted(oldest, key=lambda entity: (oldest[entity], entity))
 
 
 def deferred(warehouse: Warehouse, stream: str) -> int:

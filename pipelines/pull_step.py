@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import dagster as dg
 from promosync.connectors import preflight
+from promosync.connectors.database import is_ephemeral, resolve_url
 from promosync.connectors.report import SyncReport
 from promosync.connectors.spending import Spending
 from promosync.connectors.warehouse import BatchResult, Warehouse
@@ -38,8 +39,8 @@ class PullStep:
         is reserved in the request ledger before it is sent, never past this run's allowance
         (a first load or a backfill has its own share)."""
         settings = getattr(api, "budget_settings", None)
-        if settings is None:
-            return client
+        if settings is None or is_ephemeral(resolve_url(self.store.url, allow_ephemeral=True)):
+            return client  # an in-memory warehouse ends with the run: no ledger to share
         self.spending = Spending(
             self.store, settings(), api.account(), self.stream, run_id, first_load
         )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from promosync.connectors import visits
-from promosync.connectors.batches import StreamWriter
+from promosync.connectors.batches import CUT_OFF, StreamWriter
 from promosync.connectors.cursor import TICK, WHOLE_STREAM, format_instant, signpost
 from promosync.connectors.fan_out import Fetch, MeteredClient, changed_since, fan_out
 from promosync.connectors.http import ApiClient
@@ -22,7 +22,7 @@ from promosync.connectors.voucherify.streams import (
     LOYALTY_TRANSACTIONS,
     SEGMENTS,
 )
-from promosync.connectors.warehouse import Warehouse
+from promosync.connectors.warehouse import TableRows, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +116,32 @@ def _per_customer(
     changes, watermark = changed_since(warehouse, CUSTOMERS, stream, full_sweep or full_refresh)
     reason = "full refresh" if full_refresh else "full sweep" if full_sweep else "changed"
     resumed = visits.deferred(warehouse, stream.name)  # left by a run cut off before this one
+    owed = visits.merged(visits.owed_since(warehouse, stream.name), changes)
+    cursors = {WHOLE_STREAM: watermark} if watermark is not None else None
+    selected = [changes]
+
+    def enqueue() -> None:
+        """The selection joins the queue with its watermark, once: before the first visit
+        commits, or as the run is cut off (a fatal answer first leaves everything as it was)."""
+        if selected:
+            visits.enqueue(warehouse, stream.name, selected.pop(), reason, cursors)
+
+    def done(keys: list[str]) -> TableRows:
+        enqueue()
+        return visits.done_rows(stream.name, keys)
+
     with measured(stream, client, warehouse) as report:
         writer = StreamWriter(stream, warehouse, report, signpost())
-        cursors = {WHOLE_STREAM: watermark} if watermark is not None else None
-        visits.enqueue(warehouse, stream.name, changes, reason, cursors)
         report.cursor_after = watermark
-        owed = visits.owed(warehouse, stream.name)
-        fan_out(
-            writer, client, owed, fetch, concurrency=concurrency, batch_size=FAN_OUT_BATCH,
-            skip_missing=True, parent_column="customer_id", replace=replace,
-            done=lambda keys: visits.done_rows(stream.name, keys),
-        )  # fmt: skip
+        try:
+            fan_out(
+                writer, client, owed, fetch, concurrency=concurrency, batch_size=FAN_OUT_BATCH,
+                skip_missing=True, parent_column="customer_id", replace=replace, done=done,
+            )  # fmt: skip
+        except CUT_OFF:
+            enqueue()
+            raise
+        enqueue()
         # Re-commit even when nothing changed: sync_state.updated_at is the last good run.
         writer.commit([], {WHOLE_STREAM: watermark})
         if full_refresh and not resumed:  # every row written since this run's start

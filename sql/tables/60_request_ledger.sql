@@ -5,7 +5,7 @@
 -- Several processes syncing one account share the cycle's budget through this table.
 CREATE TABLE IF NOT EXISTS request_ledger (
     cycle_start TIMESTAMPTZ NOT NULL,  -- the billing cycle, by its start
-    account     VARCHAR     NOT NULL,  -- the API host and the app id (never the token)
+    account     VARCHAR     NOT NULL,  -- the API host and a hash of the app id (no key part)
     stream      VARCHAR     NOT NULL,  -- the stream whose requests these are
     run_id      VARCHAR     NOT NULL,  -- the Dagster run (or local-… outside Dagster)
     requests    INTEGER     NOT NULL,  -- requests sent and settled
