@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promosync.connectors import stopping
+from promosync.connectors.errors import BudgetSpent, CycleBlocked
 from promosync.connectors.paging import Page
 from promosync.connectors.reject_log import open_rejects, resolved_by
 from promosync.connectors.rejects import (
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 # Rows gathered before one write: each DuckDB statement costs tens of milliseconds, so writing
 # every 100-row page on its own cost more than fetching it (bench/RESULTS.md).
 WRITE_ROWS = 2000
+# What cuts a run short but keeps what was read: a signal, the allowance spent, a vendor block.
+CUT_OFF = (stopping.StopRequested, BudgetSpent, CycleBlocked)
 
 Cursors = Mapping[str, str | None]  # cursor values by partition ('' is the stream-wide one)
 
@@ -98,12 +101,13 @@ class StreamWriter:
         replace: tuple[str, Sequence[str]] | None = None,
         *,
         safe_point: bool = True,
+        also: Sequence[TableRows] = (),
     ) -> None:
         """Upsert `rows` and save `cursors` in one transaction (`replace`: see write_batch), with
-        the rejects read since the last commit."""
+        the rejects read since the last commit and the rows of `also` (other tables)."""
         stream = self.stream
         keyed = {(stream.name, p): value for p, value in cursors.items()} if cursors else None
-        also = self._reject_rows(rows)
+        also = [*self._reject_rows(rows), *also]
         result = self.warehouse.write_batch(
             stream.name, stream.primary_key, rows, keyed, replace, also=also
         )
@@ -135,7 +139,8 @@ class StreamWriter:
 
         `partition` None commits no cursor (a backfill); `cursor` is the one committed before;
         `final` is committed once the pages end (a closed window read whole). A stop asked for
-        while reading commits what was read, up to the last safe cursor, then stops. Returns the
+        while reading (a signal, the allowance spent, a vendor's block: CUT_OFF) commits what
+        was read, up to the last safe cursor, then stops. Returns the
         cursor the stream now stands at.
         """
         pending: list[Row] = []
@@ -147,7 +152,7 @@ class StreamWriter:
                 if len(pending) >= WRITE_ROWS:
                     self._flush(pending, partition, cursor)
                     committed, pending = cursor, []
-        except stopping.StopRequested:
+        except CUT_OFF:
             if pending:
                 self._flush(pending, partition, cursor, safe_point=False)
             raise

@@ -62,3 +62,13 @@ class RetriableError(Exception):
         super().__init__(reason)
         self.status, self.wait, self.uncertain = status, wait, uncertain
         self.cause = cause or (f"HTTP {status}" if status is not None else "request failed")
+
+
+class BudgetSpent(Exception):
+    """The run's request allowance (or promosync's share of the billing cycle) is spent: not a
+    failure. The streams stop here, commit what they read, and leave the rest for the next run."""
+
+
+class CycleBlocked(ApiError):
+    """The vendor refused a request because the billing cycle's API calls are spent (a 429 of
+    type `api_calls_cycle`): every request fails until the cycle resets, so the run stops now."""

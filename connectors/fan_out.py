@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
-from promosync.connectors.batches import Cursors, StreamWriter
+from promosync.connectors.batches import CUT_OFF, Cursors, StreamWriter, TableRows
 from promosync.connectors.cursor import format_instant
 from promosync.connectors.http import ApiError
 from promosync.connectors.stream import Record, Stream
@@ -59,6 +59,7 @@ class Visit(Generic[Entity]):
 
 Fetch = Callable[[Entity, str | None, MeteredClient], tuple[list[Record], str | None]]
 Marker = Callable[[list[Visit[Entity]]], Cursors]
+Done = Callable[[list[str]], TableRows]  # rows marking entities (by key) visited: a queue's
 
 
 def fan_out(
@@ -74,6 +75,7 @@ def fan_out(
     parent_column: str | None = None,
     replace: bool = False,
     marker: Marker[Entity] | None = None,
+    done: Done | None = None,
     prefetch: int = PREFETCH,
 ) -> None:
     """Visit every entity: `fetch(entity, its committed cursor, metered client)` gives its records
@@ -86,6 +88,11 @@ def fan_out(
     `key` names an entity's cursor partition; with `parent_column`, rows get the key in that
     column, and with `replace` a visited entity's rows are replaced by what the visit read.
     `skip_missing`: an entity the API answers 404 for (gone since it was listed) is skipped.
+    `done(keys)` gives rows committed with the visits (the visit queue's "done" marks).
+
+    A visit cut off (the allowance spent, a vendor block, a signal: CUT_OFF) ends the fan-out,
+    but first the visits that finished, of its batch and of those fetched ahead, commit: a
+    cut-off run never pays twice for a visit. Any other failure drops its batch, as before.
     """
     stream, report = writer.stream, writer.report
     if stream.cost_per_entity is None:
@@ -117,10 +124,16 @@ def fan_out(
         while fetching:
             futures = fetching.popleft()
             submit()  # keeps the pool busy while this batch is written
-            visits = [future.result() for future in futures]
+            ahead = [future for batch in fetching for future in batch]
+            visits, error = _finished([*futures, *ahead], len(futures))
+            if error is not None and not isinstance(error, CUT_OFF):
+                raise error  # a fatal answer: the batch is dropped, as a failed transaction
             report.entities += len(visits)
             report.plan(stream, len(visits))
-            _commit(writer, visits, key, parent_column, replace, marker)
+            if visits:
+                _commit(writer, visits, key, parent_column, replace, marker, done, error is None)
+            if error is not None:
+                raise error
             log.info(
                 "%s: %d%s entities visited, %d rows written",
                 stream.name, report.entities, f" of {total}" if total else "", report.written,
@@ -134,6 +147,8 @@ def _commit(
     parent_column: str | None,
     replace: bool,
     marker: Marker[Entity] | None,
+    done: Done | None = None,
+    safe_point: bool = True,
 ) -> None:
     rows, cursors = [], {}
     for visit in visits:
@@ -144,7 +159,31 @@ def _commit(
     if marker is not None:
         cursors.update(marker(visits))
     keys = [key(visit.entity) for visit in visits]
-    writer.commit(rows, cursors, (parent_column, keys) if replace and parent_column else None)
+    replaced = (parent_column, keys) if replace and parent_column else None
+    also = [done(keys)] if done is not None else []
+    writer.commit(rows, cursors, replaced, safe_point=safe_point, also=also)
+
+
+def _finished(
+    futures: list[Future[Visit[Entity]]], batch: int
+) -> tuple[list[Visit[Entity]], Exception | None]:
+    """The visits of the first `batch` futures, or, if one of them failed, the first error and
+    the visits of every future that succeeded (those not started are cancelled, those running
+    waited for: each one finished was paid for)."""
+    visits, error = [], None
+    for index, future in enumerate(futures):
+        if index >= batch and error is None:
+            break
+        try:
+            visits.append(future.result())
+        except CancelledError:
+            continue
+        except Exception as failure:  # raised again by the caller
+            if error is None:
+                error = failure
+                for later in futures[index + 1 :]:
+                    later.cancel()
+    return visits, error
 
 
 def _batches(entities: Iterable[Entity], size: int) -> Iterator[list[Entity]]:
@@ -166,11 +205,13 @@ def _pool(concurrency: int) -> Iterator[ThreadPoolExecutor]:
 
 def changed_since(
     warehouse: Warehouse, parent: Stream, stream: Stream, full_sweep: bool = False
-) -> tuple[list[str], str | None]:
-    """Live `parent` rows whose cursor field moved past `stream`'s watermark, and the new mark.
+) -> tuple[list[tuple[str, Any]], str | None]:
+    """Live `parent` rows whose cursor field moved past `stream`'s watermark, as (id, instant of
+    the change), oldest first, and the new mark.
 
     A fan-out over a parent stream (customers) visits only the entities changed since its last
-    run; `full_sweep` visits them all. Commit the mark once the visits are done.
+    run; `full_sweep` visits them all. Commit the mark with the entities it selected (enqueued
+    in the visit queue, connectors/visits.py).
     """
     if parent.cursor_field is None or len(parent.primary_key) != 1:
         raise ValueError(f"{parent.name} needs one key column and a cursor field to fan out from")
@@ -182,5 +223,6 @@ def changed_since(
         sql += f' AND "{field}" > CAST(:watermark AS TIMESTAMPTZ)'
         params["watermark"] = watermark
     rows = warehouse.query(sql + " ORDER BY mark, id", params)
-    newest = max((row["mark"] for row in rows), default=None)
-    return [row["id"] for row in rows], format_instant(newest) if newest else watermark
+    newest = max((row["mark"] for row in rows if row["mark"] is not None), default=None)
+    mark = format_instant(newest) if newest else watermark
+    return [(row["id"], row["mark"]) for row in rows], mark

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +16,9 @@ from promosync.connectors import stopping
 from promosync.connectors.answers import error_detail, is_json, kind
 from promosync.connectors.errors import (
     ApiError,
+    BudgetSpent,
     ConfigError,
+    CycleBlocked,
     RetriableError,
     UncertainOutcome,
     UnexpectedAnswer,
@@ -26,7 +30,7 @@ from promosync.connectors.http_settings import (
     check_base_url,
     environment_proxy,
 )
-from promosync.connectors.ratelimit import RateLimiter, RequestCounters, retry_after
+from promosync.connectors.ratelimit import RateLimiter, RequestCounters, SharedPace, retry_after
 from promosync.connectors.secrets import refusal, remember, scrub, scrub_logs
 from promosync.connectors.transport import (
     BodyUnreadable,
@@ -49,7 +53,9 @@ from urllib3.exceptions import HTTPError
 __all__ = [
     "ApiClient",
     "ApiError",
+    "BudgetSpent",
     "ConfigError",
+    "CycleBlocked",
     "HttpSettings",
     "RateLimiter",
     "RequestCounters",
@@ -74,6 +80,8 @@ class ApiClient:
         headers: Mapping[str, str],
         *,
         requests_per_minute: float | None = None,
+        requests_per_hour: float | None = None,
+        hour: float = 3600.0,
         settings: HttpSettings | None = None,
         max_attempts: int = 8,
         max_wait: float = 60.0,
@@ -95,8 +103,18 @@ class ApiClient:
         self.settings = settings or HttpSettings.from_env()
         self.max_attempts = max_attempts
         self.max_wait = max_wait
-        self.limiter = RateLimiter(requests_per_minute)
+        # One budget per API and key: processes of this host sharing it share its pace.
+        identity = "\n".join([platform, self.base_url, *sorted(headers.values())])
+        self.budget_identity = hashlib.sha256(identity.encode()).hexdigest()  # no key in clear
+        self.limiter = RateLimiter(
+            requests_per_minute, per_hour=requests_per_hour, hour=hour,
+            shared=SharedPace(self.budget_identity),
+        )  # fmt: skip
         self.counters = RequestCounters()
+        # The request ledger (connectors/spending.py), when the API has a budget: every request
+        # is counted there before it is sent, and none is sent past the run's allowance.
+        self.spending: Any = None
+        self._blocked: tuple[str, str] | None = None  # (method, path) the cycle block met
         self._reached = False  # has the API itself (not a proxy or a web page) ever answered?
         self._counter_lock = threading.Lock()
         self.headers = {
@@ -221,7 +239,11 @@ class ApiClient:
         expect_json: bool,
         repeatable: bool,
     ) -> Response:
+        if self._blocked is not None:  # the cycle's quota is spent: nothing more is sent
+            raise self._cycle_blocked(method, path, self._blocked[1])
         self.limiter.acquire()
+        if self.spending is not None:
+            self.spending.spend_one()  # BudgetSpent, and nothing sent, once none is left
         self._count(requests=1)
         try:
             # The body is read in full here, within the limits, so a cut one raises here too.
@@ -230,6 +252,12 @@ class ApiClient:
             raise self._no_answer(exc, method, path, repeatable) from None
         self.limiter.observe_headers(response.headers)
         status = response.status_code
+        if status in (401, 429):
+            self._not_billed()  # refused unserved
+        if status == 429 and response.headers.get("X-Rate-Limit-Type") == "api_calls_cycle":
+            self._count(rate_limited=1)
+            self._blocked = (path, response.headers.get("X-Rate-Limit-Retry", ""))
+            raise self._cycle_blocked(method, path, self._blocked[1])
         if status in RETRIABLE_STATUSES:
             if status == 429:
                 self._count(rate_limited=1)
@@ -237,6 +265,7 @@ class ApiClient:
             if response.content and not is_json(response):
                 reason += f" with a {kind(response)} body, not the API's JSON"
                 if not self._reached and status != 429:  # a web page, at the first contact
+                    self._not_billed()
                     detail = (f"{reason}: check {self.base_url_name} (a proxy, a login page or"
                               " another web site answered instead of the API)")  # fmt: skip
                     raise self._stopped(method, path, status, detail, repeatable)
@@ -261,6 +290,27 @@ class ApiClient:
             self._parse_json(method, path, response)
         self._reached = True
         return response
+
+    def _not_billed(self) -> None:
+        """Uncount the request just answered from the budget's ledger: the vendor refused it
+        unserved (401, 429) or another site answered it, so nobody bills it."""
+        if self.spending is not None:
+            self.spending.refund()
+
+    def _cycle_blocked(self, method: str, path: str, reset: str) -> CycleBlocked:
+        """The vendor's block for the rest of the billing cycle (until the epoch second `reset`):
+        stop now, never wait it out."""
+        until = ""
+        if reset.isdigit():
+            instant = datetime.fromtimestamp(int(reset), UTC)
+            until = f" until {instant.isoformat(timespec='seconds')}"
+        detail = (
+            f"the project's API calls for this billing cycle are spent (429 api_calls_cycle), so"
+            f" every request is refused{until}; promosync stopped with what it read committed."
+            " Raise the plan's quota, or lower PROMOSYNC_VOUCHERIFY_SHARE so promosync leaves"
+            " room for the project's own traffic"
+        )
+        return CycleBlocked(self.platform, method, path, 429, self.scrub(detail))
 
     def _no_answer(self, exc: Exception, method: str, path: str, repeatable: bool) -> Exception:
         """What to raise when the transport got no usable answer: fatal, or worth a retry."""
@@ -316,6 +366,7 @@ class ApiClient:
         if problem is None:
             return
         if not self._reached and not is_json(response):
+            self._not_billed()
             raise UnexpectedAnswer(
                 self.platform, method, path,
                 self.scrub(f"{problem}: check {self.base_url_name} (a proxy, a login page or"

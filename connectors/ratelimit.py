@@ -3,35 +3,98 @@ of its budget, and the counts of what a client spent."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from filelock import FileLock
 from promosync.connectors import stopping
+
+MAX_BLOCK = 120.0  # longest a rate-limit block is slept through at once; a longer one is retried
+MINUTE, HOUR = 60.0, 3600.0
+
+
+def pace_dir() -> Path:
+    """Where the shared paces live: PROMOSYNC_STATE_DIR/pace, else a folder of this user's in
+    the temporary directory (shared by every process of the host)."""
+    state = os.environ.get("PROMOSYNC_STATE_DIR", "").strip()
+    if state:
+        return Path(state) / "pace"
+    return Path(tempfile.gettempdir()) / f"promosync-pace-{os.getuid()}"
+
+
+class SharedPace:
+    """The next free sending slot of one budget (an API key, an endpoint), kept in a file under
+    a file lock so that every process of the host spaces its requests with the others'.
+
+    One number per budget, read and moved on under `filelock` (already a dependency, used across
+    platforms): a process takes the next slot and sleeps until it. The name is a hash of what
+    identifies the budget (never a credential in clear).
+    """
+
+    def __init__(self, identity: str) -> None:
+        folder = pace_dir()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        self.path = folder / name
+        self.lock = FileLock(str(folder / f"{name}.lock"))
+
+    def reserve(self, interval: float) -> float:
+        """Take the next slot, `interval` seconds after the last one taken; seconds to wait."""
+        with self.lock:
+            try:
+                last = float(self.path.read_text() or 0)
+            except (OSError, ValueError):
+                last = 0.0
+            now = time.time()
+            slot = max(now, last)
+            self.path.write_text(repr(slot + interval))
+        return slot - now
 
 
 class RateLimiter:
     """A thread-safe token bucket that also obeys what the server reports about its budget.
 
-    With no rate of its own, it paces at the per-minute budget the server announces
-    (`X-Rate-Limit-Limit`): waiting for `remaining` to reach 0 instead sends the whole minute's
-    budget in a burst, and the requests other threads have in flight then meet 429s. Every wait
-    ends at once when a stop is asked for (`stopping.sleep`).
+    With no rate of its own, it paces at the budget the server announces (`X-Rate-Limit-Limit`,
+    "in a period (an hour or a minute)"): waiting for `remaining` to reach 0 instead sends the
+    whole period's budget in a burst, and the requests other threads have in flight then meet
+    429s. The period is an hour when the window the server announces (`X-Rate-Limit-Retry`)
+    ends more than a minute away, or when `per_hour` is configured (a Voucherify Sandbox
+    project: 100 calls an hour); `hour` is the server's hour in seconds (shorter on a
+    compressed test clock). A block the server asks for is slept at most MAX_BLOCK at once, and
+    every wait ends at once when a stop is asked for (`stopping.sleep`).
     """
 
-    def __init__(self, per_minute: float | None, burst: int = 5) -> None:
-        self.configured = bool(per_minute)
-        self.rate = per_minute / 60 if per_minute else None
-        self.capacity = float(max(1, burst))
+    def __init__(
+        self,
+        per_minute: float | None,
+        burst: int = 5,
+        *,
+        per_hour: float | None = None,
+        hour: float = HOUR,
+        shared: SharedPace | None = None,
+    ) -> None:
+        self.configured = bool(per_minute or per_hour)
+        self.hour, self.shared = hour, shared
+        rates = [r for r in (per_minute and per_minute / MINUTE, hourly(per_hour, hour)) if r]
+        self.rate = min(rates) if rates else None
+        self.capacity = float(max(1, burst if not per_hour else 1))
         self._tokens = self.capacity
         self._stamp = time.monotonic()
         self._blocked_until = 0.0
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        """Block until one request may be sent (StopRequested if a stop is asked meanwhile)."""
+        """Block until one request may be sent (StopRequested if a stop is asked meanwhile).
+
+        With a `shared` pace, the request takes the next slot of every process of the host
+        sharing the budget, spaced at the rate, and waits for it (no burst)."""
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -39,6 +102,9 @@ class RateLimiter:
                 if wait <= 0:
                     if self.rate is None:
                         return
+                    if self.shared is not None:
+                        slot = self.shared.reserve(1 / self.rate)
+                        break
                     refill = (now - self._stamp) * self.rate
                     self._tokens = min(self.capacity, self._tokens + refill)
                     self._stamp = now
@@ -47,38 +113,62 @@ class RateLimiter:
                         return
                     wait = (1 - self._tokens) / self.rate
             stopping.sleep(wait)
+        stopping.sleep(slot)
 
     def observe(
-        self, remaining: int | None, reset_in: float | None, per_minute: float | None = None
+        self,
+        remaining: int | None,
+        reset_in: float | None,
+        per_minute: float | None = None,
+        per_hour: float | None = None,
     ) -> None:
         """Align with the server: at most `remaining` more requests until `reset_in` seconds.
 
-        `per_minute` is the budget the server announces; it sets the pace unless one was given.
+        `per_minute` or `per_hour` is the budget the server announces; it sets the pace unless
+        one was configured.
         """
+        announced = (per_minute or 0) / MINUTE or hourly(per_hour, self.hour)
         with self._lock:
-            if per_minute and not self.configured and self.rate != per_minute / 60:
-                self.rate = per_minute / 60
+            if announced and not self.configured and self.rate != announced:
+                self.rate = announced
+                if per_hour:
+                    self.capacity = 1.0  # an hour's budget is small: no burst
                 self._tokens = min(self._tokens, self.capacity)
                 self._stamp = time.monotonic()
             if remaining is not None:
                 self._tokens = min(self._tokens, float(remaining))
             if reset_in is not None and (remaining is None or remaining <= 0):
-                self._blocked_until = max(self._blocked_until, time.monotonic() + reset_in)
+                until = time.monotonic() + min(reset_in, MAX_BLOCK)
+                self._blocked_until = max(self._blocked_until, until)
 
     def observe_headers(self, headers: Mapping[str, str]) -> None:
         """Align with an answer's `X-Rate-Limit-*` and `Retry-After` headers, if it has any."""
+        kind = headers.get("X-Rate-Limit-Type", "api_calls")
+        if kind == "api_calls_cycle":
+            return  # the cycle's quota is spent: the client stops the run (CycleBlocked)
         remaining = header_float(headers, "X-Rate-Limit-Remaining")
         reset_at = header_float(headers, "X-Rate-Limit-Retry")
         reset_in = reset_at - time.time() if reset_at is not None else None
+        # Only the budget of ordinary calls paces requests (not a cycle's, nor bulk calls').
+        per_minute = per_hour = None
+        if kind == "api_calls":
+            limit = header_float(headers, "X-Rate-Limit-Limit")
+            if reset_in is not None and reset_in > MINUTE + 1:  # the window is an hour
+                per_hour = limit
+            else:
+                per_minute = limit
         retry_after = header_float(headers, "Retry-After")
         if retry_after is not None:
             reset_in, remaining = retry_after, 0
-        # Only the per-minute budget of ordinary calls paces requests (not a cycle's budget).
-        per_minute = None
-        if headers.get("X-Rate-Limit-Type", "api_calls") == "api_calls":
-            per_minute = header_float(headers, "X-Rate-Limit-Limit")
-        if remaining is not None or reset_in is not None or per_minute:
-            self.observe(None if remaining is None else int(remaining), reset_in, per_minute)
+        if remaining is not None or reset_in is not None or per_minute or per_hour:
+            remaining_count = None if remaining is None else int(remaining)
+            self.observe(remaining_count, reset_in, per_minute, per_hour)
+
+
+def hourly(per_hour: float | None, hour: float) -> float | None:
+    """The pace of an hour's budget, two requests under it: the vendor's hour is a fixed window
+    opened by the first request, so a bucket paced at the full budget could fit one more."""
+    return max(1.0, per_hour - 2) / hour if per_hour else None
 
 
 def header_float(headers: Mapping[str, str], name: str) -> float | None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from promosync.connectors.http import RequestCounters
+from promosync.connectors.http import BudgetSpent, RequestCounters
 from promosync.connectors.stream import Stream
 from promosync.connectors.warehouse import DATABASE_ERRORS, Warehouse, warehouse_error
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,6 +35,12 @@ class SyncReport:
     mode_reason: str | None = None  # why it took that path
     other_path_requests: int | None = None  # what the path not taken was expected to cost
     planned_requests: int | None = None  # entities visited x the stream's cost per entity
+    # The request budget (connectors/spending.py), for a budgeted API:
+    allowance: int | None = None  # requests this run could send (None: no cycle quota)
+    cycle_spent: int | None = None  # the billing cycle's count in the ledger, every run
+    cycle_cap: int | None = None  # promosync's share of the cycle, in requests
+    deferred: int | None = None  # entities still owed a visit (the visit queue), for a fan-out
+    warning: str | None = None  # why the run stopped short of the work (it still succeeded)
 
     def add(self, inserted: int, updated: int) -> None:
         self.inserted += inserted
@@ -58,7 +67,9 @@ def measured(stream: Stream, client: _Counted, warehouse: Warehouse) -> Iterator
     """A report of the stream's run: requests spent, time taken, stream-wide cursor around it.
 
     A database error (a value of a new type, a read-only warehouse) becomes a WarehouseError
-    that says so; the batch it hit was rolled back with its cursor.
+    that says so; the batch it hit was rolled back with its cursor. The allowance spent
+    (BudgetSpent) ends the block early but is no failure: the report's `warning` says so, and
+    what was committed stays.
     """
     report = SyncReport(stream.name, cursor_before=warehouse.read_cursor(stream.name))
     requests, limited = client.counters.requests, client.counters.rate_limited
@@ -67,6 +78,9 @@ def measured(stream: Stream, client: _Counted, warehouse: Warehouse) -> Iterator
         yield report
     except DATABASE_ERRORS as error:
         raise warehouse_error(error, warehouse.url, stream.name) from None
+    except BudgetSpent as spent:
+        report.warning = f"stopped early, the rest deferred to the next run: {spent}"
+        log.warning("%s: %s", stream.name, report.warning)
     report.requests = client.counters.requests - requests
     report.rate_limited = client.counters.rate_limited - limited
     report.seconds = round(time.monotonic() - started, 3)

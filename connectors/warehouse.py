@@ -158,12 +158,18 @@ class Warehouse:
         cursors: Mapping[tuple[str, str], str | None] | None = None,
         replace: tuple[str, Sequence[str]] | None = None,
         also: Sequence[TableRows] = (),
+        *,
+        keep: bool = False,
+        counted: bool = True,
     ) -> BatchResult:
         """Upsert `rows` on `primary_key` and save `cursors` in one transaction.
 
         `replace=(column, values)` first deletes the rows whose `column` is in `values`, so a set
         that is read whole (a customer's segments) replaces what was there. `also` upserts rows
         into other tables in the same transaction (the batch's rejects, see connectors/rejects.py).
+        `keep`: a row already there keeps its values, taking only those it lacks (NULL), e.g. the
+        oldest change an entity is owed a visit for. `counted` False: not a stream's batch, not
+        counted by `after_commit`.
         """
         values = self._values(table, primary_key, rows)
         others = [(name, list(key), self._values(name, key, more)) for name, key, more in also]
@@ -174,13 +180,14 @@ class Warehouse:
                 condition = target.c[replace[0]].in_(list(replace[1]))
                 conn.execute(sa.delete(target).where(condition))
             if values:
-                result = self._upsert(conn, table, list(primary_key), self.columns(table), values)
+                columns = self.columns(table)
+                result = self._upsert(conn, table, list(primary_key), columns, values, keep)
             for name, key, more in others:
                 if more:
                     self._upsert(conn, name, key, self.columns(name), more)
             if cursors:
                 self._save_cursors(conn, cursors)
-        if self.after_commit is not None:
+        if self.after_commit is not None and counted:
             self.after_commit(result)
         return result
 
@@ -234,6 +241,7 @@ class Warehouse:
         key: list[str],
         columns: list[str],
         values: list[list[str | None]],
+        keep: bool = False,
     ) -> BatchResult:
         if not self._fast:
             return self._upsert_generic(conn, table, key, columns, values)
@@ -243,9 +251,16 @@ class Warehouse:
         existing = conn.exec_driver_sql(
             f"SELECT count(*) FROM {stage} s JOIN {_quoted(table)} t ON {join}"
         ).scalar_one()
-        updates = ", ".join(
-            f"{_quoted(c)} = excluded.{_quoted(c)}" for c in columns if c not in key
-        )
+        types = self.column_types(table) if keep else {}
+
+        def value(column: str) -> str:
+            if not keep:
+                return f"excluded.{_quoted(column)}"
+            # the staged text, cast as the INSERT casts it, to mix with the kept value
+            new = f"CAST(excluded.{_quoted(column)} AS {types[column][0]})"
+            return f"COALESCE({_quoted(table)}.{_quoted(column)}, {new})"
+
+        updates = ", ".join(f"{_quoted(c)} = {value(c)}" for c in columns if c not in key)
         conflict = ", ".join(_quoted(k) for k in key)
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         conn.exec_driver_sql(

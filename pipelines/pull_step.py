@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 
 import dagster as dg
 from promosync.connectors import preflight
+from promosync.connectors.database import is_ephemeral, resolve_url
 from promosync.connectors.report import SyncReport
+from promosync.connectors.spending import Spending
 from promosync.connectors.warehouse import BatchResult, Warehouse
 from promosync.pipelines import progress
 from promosync.pipelines.asset_policy import fatal_errors, report_metadata
@@ -30,6 +32,20 @@ class PullStep:
         shown: progress.StreamProgress,
     ) -> None:
         self.stream, self.store, self.repaired, self.progress = stream, store, repaired, shown
+        self.spending: Spending | None = None
+
+    def budget(self, client: Client, api: Any, run_id: str, first_load: bool) -> Client:
+        """Keep `api`'s request budget (when it has one, Voucherify's) for `client`: each request
+        is reserved in the request ledger before it is sent, never past this run's allowance
+        (a first load or a backfill has its own share)."""
+        settings = getattr(api, "budget_settings", None)
+        if settings is None or is_ephemeral(resolve_url(self.store.url, allow_ephemeral=True)):
+            return client  # an in-memory warehouse ends with the run: no ledger to share
+        self.spending = Spending(
+            self.store, settings(), api.account(), self.stream, run_id, first_load
+        )
+        client.spending = self.spending  # type: ignore[attr-defined]
+        return client
 
     def track(self, client: Client) -> Client:
         """Count `client`'s requests in this step's progress (both clients of a TalonOne; none
@@ -43,6 +59,8 @@ class PullStep:
         """After each committed batch: count it (the stream's writer then stops on a signal)."""
         self.progress.inserted += batch.inserted
         self.progress.updated += batch.updated
+        if self.spending is not None:  # what was sent counts as settled now its data is kept
+            self.spending.settle()
 
     def partial(self) -> dict[str, Any]:
         """What the step committed before it stopped, as metadata."""
@@ -52,6 +70,10 @@ class PullStep:
 
     def result(self, report: SyncReport, **extra: object) -> dg.MaterializeResult:
         """The materialization: the report, retries (by cause) and any repair made first."""
+        if (spending := self.spending) is not None:
+            spending.settle(final=True)
+            report.allowance, report.cycle_cap = spending.allowance, spending.cap
+            report.cycle_spent = spending.cycle_count()
         metadata: dict[str, Any] = {**report_metadata(report), **extra}
         totals = self.progress.totals()
         metadata["retries"] = totals["retries"]
@@ -79,4 +101,8 @@ def pull_step(
         repaired = preflight.prepare(store, datetime.now(UTC), refuse_for=refuse)
         step = PullStep(stream, store, repaired, shown)
         store.after_commit = step.committed
-        yield step
+        try:
+            yield step
+        finally:  # a failed or stopped step too: the ledger then holds exactly what was sent
+            if step.spending is not None:
+                step.spending.settle(final=True)

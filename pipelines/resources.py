@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+from promosync.connectors.budget import BudgetSettings, hour_seconds
 from promosync.connectors.database import display_url
-from promosync.connectors.http import ApiClient, HttpSettings
+from promosync.connectors.http import ApiClient, HttpSettings, RateLimiter
+from promosync.connectors.spending import account_of
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse, warehouse_url
 
@@ -26,6 +28,25 @@ class HttpConfig(dg.Config):
         return HttpSettings.from_env(**self.model_dump())
 
 
+class BudgetConfig(dg.Config):
+    """Voucherify's request budget per billing cycle (connectors/budget.py); each field left
+    unset takes its PROMOSYNC_VOUCHERIFY_* variable, else the default."""
+
+    plan: str | None = None  # business, organization, sandbox, unlimited; empty: the numbers
+    requests_per_cycle: int | None = None  # over the plan's; 0 with no plan: no cycle quota
+    requests_per_hour: int | None = None  # over the plan's (a Sandbox project: 100)
+    share: float | None = None  # of each cycle, for routine runs (default 0.2)
+    first_load_share: float | None = None  # of a cycle, for a first load or backfill (0.5)
+    cycle_start_day: int | None = None  # day of the month (1 to 28) a cycle starts (1)
+    runs_per_cycle: int | None = None  # scheduled runs sharing a cycle (720: hourly)
+    cycle_seconds: float | None = None  # a compressed cycle's length (tests, benchmarks)
+    cycle_start: str | None = None  # the instant compressed cycles count from
+
+    def settings(self) -> BudgetSettings:
+        """This budget over the environment's and the defaults."""
+        return BudgetSettings.from_env(**self.model_dump())
+
+
 class VoucherifyResource(dg.ConfigurableResource):
     """Voucherify API: base URL, app-key pair, the request budget of the plan, request limits."""
 
@@ -34,13 +55,30 @@ class VoucherifyResource(dg.ConfigurableResource):
     app_token: str
     requests_per_minute: int = 0  # 0: pace by the server's X-Rate-Limit headers alone
     http: HttpConfig = HttpConfig()
+    budget: BudgetConfig = BudgetConfig()
 
     def client(self) -> ApiClient:
-        """A fresh client (its counters measure one asset's requests)."""
-        return voucherify_client(
+        """A fresh client (its counters measure one asset's requests), paced per hour when the
+        budget has an hourly limit (a Sandbox project's 100 calls an hour)."""
+        budget = self.budget.settings()
+        client = voucherify_client(
             self.base_url, self.app_id, self.app_token, self.requests_per_minute or None,
             settings=self.http.settings(),
         )  # fmt: skip
+        if per_hour := budget.limits.per_hour:
+            client.limiter = RateLimiter(
+                self.requests_per_minute or None, per_hour=per_hour, hour=hour_seconds(budget),
+                shared=client.limiter.shared,
+            )  # fmt: skip
+        return client
+
+    def budget_settings(self) -> BudgetSettings:
+        """The request budget the pull steps keep (through the request ledger)."""
+        return self.budget.settings()
+
+    def account(self) -> str:
+        """The request ledger's name of this project: API host and app id, never the token."""
+        return account_of(self.base_url.strip(), self.app_id.strip())
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -27,8 +27,14 @@ def pull_asset(stream: Stream) -> dg.AssetsDefinition:
         sync = sync_function(stream)  # the one registered now: a test may put a fake in
         full_refresh = chosen.get("full_refresh", False)  # its checks then refuse no cursor
         with pull_step(stream.name, warehouse, full_refresh=full_refresh) as step:
-            result = step.result(sync(step.track(api.client()), step.store, **chosen))
+            first_load = bool(
+                full_refresh or chosen.get("window") or step.store.read_cursor(stream.name) is None
+            )
+            client = step.budget(step.track(api.client()), api, context.run_id, first_load)
+            result = step.result(sync(client, step.store, **chosen))
         context.log.info(f"{stream.name}: {result.metadata}")
+        if "warning" in result.metadata:
+            context.log.warning(f"{stream.name}: {result.metadata['warning']}")
         return result
 
     if stream.options:

@@ -177,7 +177,11 @@ def _report(outcomes: list[PullOutcome], verbose: bool) -> int:
     if verbose:
         for failure in (f for outcome in outcomes for f in outcome.failures if f.trace):
             _err(f"\n{failure.stream}:\n{failure.trace}")
-    typer.echo(summary_table([s for outcome in outcomes for s in outcome.summaries]))
+    summaries = [s for outcome in outcomes for s in outcome.summaries]
+    for summary in summaries:  # out of request budget: a success, but the user should know
+        if warning := summary.metadata.get("warning"):
+            _err(f"{summary.stream}: {warning}")
+    typer.echo(summary_table(summaries))
     signal_name = next((o.stopped_by for o in outcomes if o.stopped_by), None)
     try:  # a signal that came after the last step still ends the run as stopped
         stopping.check()

@@ -19,6 +19,7 @@ from promosync.connectors.http import (
 from promosync.connectors.keyset import instant_or_none
 from promosync.connectors.offsets import Offset
 from promosync.connectors.paging import JsonClient, Listing, Page, pages, path
+from promosync.connectors.ratelimit import SharedPace
 from promosync.connectors.readable import read_csv
 from promosync.connectors.secrets import credential
 from promosync.connectors.stream import Stream
@@ -69,9 +70,14 @@ class EndpointPacedClient(ApiClient):
     ) -> None:
         super().__init__(*args, **kwargs)
         per_minute = per_second * 60 * PACING_MARGIN if per_second else None
+        # Each endpoint's pace is shared by the processes of this host using the same key.
         self.endpoint_limiters = [
-            (_pattern(template), RateLimiter(per_minute, burst=1)) for template in templates
+            (_pattern(template), RateLimiter(per_minute, burst=1, shared=self._pace(template)))
+            for template in templates
         ]
+
+    def _pace(self, template: str) -> SharedPace:
+        return SharedPace(self.budget_identity + template)
 
     def _attempt(self, method: str, path: str, *args: Any) -> Any:
         for pattern, limiter in self.endpoint_limiters:

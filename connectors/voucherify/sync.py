@@ -6,7 +6,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from promosync.connectors.batches import StreamWriter
+from promosync.connectors import visits
+from promosync.connectors.batches import CUT_OFF, StreamWriter
 from promosync.connectors.cursor import TICK, WHOLE_STREAM, format_instant, signpost
 from promosync.connectors.fan_out import Fetch, MeteredClient, changed_since, fan_out
 from promosync.connectors.http import ApiClient
@@ -23,11 +24,13 @@ from promosync.connectors.voucherify.streams import (
     LOYALTY_TRANSACTIONS,
     SEGMENTS,
 )
-from promosync.connectors.warehouse import Warehouse
+from promosync.connectors.warehouse import TableRows, Warehouse
 
 log = logging.getLogger(__name__)
 
-FAN_OUT_BATCH = 1000  # customers whose rows and cursors commit together (bench/RESULTS.md)
+# Customers whose rows, cursors and queue marks commit together (bench/RESULTS.md); a cut-off
+# run commits the visits it finished, whatever the batch.
+FAN_OUT_BATCH = 1000
 RECONCILE_HORIZON = timedelta(days=1)  # the id walk's upper bound, past any update made during it
 CHILDREN = (ACTIVITIES.name, SEGMENTS.name)  # streams whose cursors are per customer
 
@@ -139,25 +142,48 @@ def _per_customer(
     replace: bool,
     full_refresh: bool,
 ) -> SyncReport:
-    """Visit the customers changed since the stream's watermark (all on a full sweep); a full
-    refresh visits every customer from the start and marks the rows it did not meet again."""
+    """Visit the customers owed a visit: those changed since the stream's watermark (all on a
+    full sweep) join the visit queue with the watermark, then the queue is visited oldest change
+    first, each visit committing with its rows and its "done" mark. A run cut off (allowance,
+    vendor block, signal) leaves the rest queued for the next run. A full refresh visits every
+    customer from the start and, once the queue is drained, marks the rows it did not meet
+    again."""
     if full_refresh:
         warehouse.reset_cursors(stream.name)
-    customer_ids, watermark = changed_since(
-        warehouse, CUSTOMERS, stream, full_sweep or full_refresh
-    )
+    changes, watermark = changed_since(warehouse, CUSTOMERS, stream, full_sweep or full_refresh)
+    reason = "full refresh" if full_refresh else "full sweep" if full_sweep else "changed"
+    resumed = visits.deferred(warehouse, stream.name)  # left by a run cut off before this one
+    owed = visits.merged(visits.owed_since(warehouse, stream.name), changes)
+    cursors = {WHOLE_STREAM: watermark} if watermark is not None else None
+    selected = [changes]
+
+    def enqueue() -> None:
+        """The selection joins the queue with its watermark, once: before the first visit
+        commits, or as the run is cut off (a fatal answer first leaves everything as it was)."""
+        if selected:
+            visits.enqueue(warehouse, stream.name, selected.pop(), reason, cursors)
+
+    def done(keys: list[str]) -> TableRows:
+        enqueue()
+        return visits.done_rows(stream.name, keys)
+
     with measured(stream, client, warehouse) as report:
         writer = StreamWriter(stream, warehouse, report, signpost())
-        fan_out(
-            writer, client, customer_ids, fetch, concurrency=concurrency,
-            batch_size=FAN_OUT_BATCH, skip_missing=True, parent_column="customer_id",
-            replace=replace,
-        )  # fmt: skip
-        # Every changed customer is visited: the watermark may move.
-        writer.commit([], {WHOLE_STREAM: watermark})
         report.cursor_after = watermark
-        if full_refresh:
+        try:
+            fan_out(
+                writer, client, owed, fetch, concurrency=concurrency, batch_size=FAN_OUT_BATCH,
+                skip_missing=True, parent_column="customer_id", replace=replace, done=done,
+            )  # fmt: skip
+        except CUT_OFF:
+            enqueue()
+            raise
+        enqueue()
+        # Re-commit even when nothing changed: sync_state.updated_at is the last good run.
+        writer.commit([], {WHOLE_STREAM: watermark})
+        if full_refresh and not resumed:  # every row written since this run's start
             report.deleted = writer.mark_unwritten_deleted()
+    report.deferred = visits.deferred(warehouse, stream.name)
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+from promosync.connectors.warehouse import Warehouse
 from promosync.pipelines import run
 from promosync.pipelines.definitions import defs
 
@@ -74,3 +75,23 @@ def test_wrong_credentials_fail_the_run_with_a_clear_message(configured, monkeyp
     with pytest.raises(RuntimeError, match="HTTP 401") as raised:
         run.run_pull("voucherify")
     assert "wrong-s3cret" not in str(raised.value)
+
+
+def test_a_pull_past_its_budget_succeeds_deferring_the_rest_and_the_ledger_counts_it(
+    configured, voucherify_admin, monkeypatch
+) -> None:
+    # A first load may spend 10 % of a 200-request cycle: 20 requests for the whole run.
+    monkeypatch.setenv("PROMOSYNC_VOUCHERIFY_REQUESTS_PER_CYCLE", "200")
+    monkeypatch.setenv("PROMOSYNC_VOUCHERIFY_FIRST_LOAD_SHARE", "0.1")
+    summaries = {s.stream: s.metadata for s in run.run_pull("voucherify")}
+    served = voucherify_admin.get("/_sandbox/stats").json()["total"]
+    assert served == sum(m["requests"] for m in summaries.values()) <= 20
+    activities = summaries["voucherify_customer_activities"]
+    assert activities["deferred"] == 300 - activities["entities"] > 0
+    assert "deferred to the next run" in activities["warning"]
+    assert activities["cycle_cap"] == 20 and activities["cycle_spent"] <= 20
+    assert summaries["voucherify_customer_segments"]["deferred"] == 300
+    ledger = Warehouse(configured).query(
+        "SELECT SUM(requests) AS sent, SUM(reserved) AS reserved FROM request_ledger"
+    )
+    assert (ledger[0]["sent"], ledger[0]["reserved"]) == (served, 0)

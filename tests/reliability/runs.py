@@ -12,7 +12,9 @@ import multiprocessing.context
 from datetime import timedelta
 from typing import Any
 
-from promosync.connectors.http import ApiClient
+from promosync.connectors.budget import BudgetSettings
+from promosync.connectors.http import ApiClient, BudgetSpent
+from promosync.connectors.spending import Spending, account_of, new_run_id
 from promosync.connectors.talon_one import balances, snapshots, transactions
 from promosync.connectors.talon_one import push as talon_one_push
 from promosync.connectors.talon_one.client import TalonOne, talon_one_client
@@ -25,6 +27,7 @@ from promosync.sandbox.settings import SandboxSettings
 KEYS = SandboxSettings()  # the sandbox's default credentials (the tests never change them)
 RETRY_WAIT = 0.05  # seconds between retries at most: injected faults need no real back-off
 VOUCHERIFY_OPERATIONS = ("metadata", "customers", "csv_import")
+BUDGET = BudgetSettings(plan="organization")
 
 
 def ready() -> None:
@@ -56,6 +59,49 @@ def pull_voucherify(base_url: str, warehouse_url: str) -> None:
     voucherify_sync.sync_activities(client, warehouse, concurrency=16)
     voucherify_sync.sync_segments(client, warehouse, concurrency=16)
     voucherify_sync.sync_loyalty_transactions(client, warehouse)
+    warehouse.dispose()
+
+
+def pull_voucherify_budgeted(base_url: str, warehouse_url: str) -> None:
+    """The Voucherify streams (a full sweep: every customer visited), every request reserved in
+    the request ledger first (one run id per process, as one Dagster run)."""
+    client = voucherify(base_url)
+    warehouse = Warehouse(warehouse_url)
+    run_id = new_run_id()
+    sweep = {"full_sweep": True}
+    for stream, sync, options in (
+        ("voucherify_customers", voucherify_sync.sync_customers, {}),
+        ("voucherify_customer_activities", voucherify_sync.sync_activities, sweep),
+        ("voucherify_customer_segments", voucherify_sync.sync_segments, sweep),
+    ):
+        spending = Spending(warehouse, BUDGET, account_of(base_url, KEYS.voucherify_app_id), stream,
+                            run_id)  # fmt: skip
+        client.spending = spending
+        sync(client, warehouse, **options)
+        spending.settle(final=True)
+    warehouse.dispose()
+
+
+def talon_one_snapshots_paced(base_url: str, warehouse_url: str, answers: Any) -> None:
+    """Every Talon.One stream with the Management API at its documented pace (3 a second per
+    endpoint), as a user's scheduled run sends them; puts the requests and 429s in `answers`."""
+    t1 = talon_one_client(base_url, KEYS.talon_one_api_key, KEYS.talon_one_management_key)
+    warehouse = Warehouse(warehouse_url)
+    sync_talon_one(t1, warehouse)
+    answers.put((t1.counters.requests, t1.counters.rate_limited))
+    warehouse.dispose()
+
+
+def spend_budget(warehouse_url: str, run_id: str) -> None:
+    """Reserve requests of one account until its share of the cycle is spent, then settle."""
+    warehouse = Warehouse(warehouse_url)
+    settings = BudgetSettings(requests_per_cycle=1000, share=0.5, runs_per_cycle=1)
+    spending = Spending(warehouse, settings, "api.example.com/app", "s", run_id)
+    try:
+        while True:
+            spending.spend_one()
+    except BudgetSpent:
+        spending.settle(final=True)
     warehouse.dispose()
 
 
