@@ -30,7 +30,7 @@ def pull_asset(stream: Stream) -> dg.AssetsDefinition:
             first_load = bool(
                 full_refresh or chosen.get("window") or step.store.read_cursor(stream.name) is None
             )
-            client = step.budget(step.track(api.client()), api, context.run_id, first_load)
+            client = step.budget(step.track(api.client()), api, context.run.run_id, first_load)
             result = step.result(sync(client, step.store, **chosen))
         context.log.info(f"{stream.name}: {result.metadata}")
         if "warning" in result.metadata:
