@@ -8,7 +8,7 @@ user's own assets and checks).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,7 +117,8 @@ def build_definitions(
     *,
     platforms: Iterable[str] | None = None,
     streams: Iterable[str] | None = None,
-    key_prefix: str | list[str] | None = None,
+    key_prefix: str | Sequence[str] | None = None,
+    group_names: Mapping[str, str] | None = None,
     translator: PromosyncTranslator | None = None,
     resource_keys: ResourceKeys | None = None,
     resources: bool = True,
@@ -134,8 +135,9 @@ def build_definitions(
     - `platforms` ("voucherify", "talon_one"; both by default) and `streams` (stream names of
       those platforms; all by default; a stream brings the streams it depends on).
     - `key_prefix` goes before every asset key (dependencies and checks follow it) and, joined
-      by `_`, before every job, schedule and sensor name; `translator` (a
-      `PromosyncTranslator` subclass) renames keys and groups any other way.
+      by `_`, before every job, schedule and sensor name; `group_names` renames promosync's
+      groups (`voucherify`, `talon_one`, `push`, `push_inputs`, `analytics`); `translator` (a
+      `PromosyncTranslator` subclass) renames keys, groups and jobs any other way.
     - `resource_keys`: the keys promosync's assets ask for, `promosync_warehouse`,
       `promosync_voucherify`, `promosync_talon_one` by default; `resources=False` leaves them to
       the user, else they are read from the environment when a run starts (`warehouse_url`
@@ -146,10 +148,10 @@ def build_definitions(
       limit of 1 in the instance for an embedded DuckDB file (one writer at a time), leave it
       unlimited (or pass None) for PostgreSQL. No executor is set: the project's own applies.
     """
-    if translator is not None and key_prefix is not None:
-        raise ValueError("give key_prefix or a translator (whose key_prefix it holds), not both")
+    if translator is not None and (key_prefix is not None or group_names is not None):
+        raise ValueError("give key_prefix and group_names, or a translator holding them; not both")
     wiring = Wiring(
-        translator=translator or PromosyncTranslator(key_prefix),
+        translator=translator or PromosyncTranslator(key_prefix, group_names),
         resource_keys=resource_keys or ResourceKeys(),
         pool=warehouse_pool,
     )

@@ -8,6 +8,7 @@ prefix, other group names, or a translator of its own, as dagster-dlt and dagste
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -24,23 +25,32 @@ class PromosyncTranslator:
     (`voucherify`, `talon_one`, `push`, `push_inputs`, `analytics`).
     """
 
-    def __init__(self, key_prefix: str | list[str] | None = None) -> None:
+    def __init__(
+        self,
+        key_prefix: str | Sequence[str] | None = None,
+        group_names: Mapping[str, str] | None = None,
+    ) -> None:
         if isinstance(key_prefix, str):
             key_prefix = [key_prefix]
         self.key_prefix = list(key_prefix or [])
+        self.group_names = dict(group_names or {})  # promosync's group: the user's
 
     def get_asset_key(self, name: str) -> dg.AssetKey:
         """The asset key of promosync's asset `name` (the prefix, then the name)."""
         return dg.AssetKey([*self.key_prefix, name])
 
     def get_group_name(self, group: str) -> str:
-        """The asset group of promosync's group `group`."""
-        return group
+        """The asset group of promosync's group `group` (renamed by `group_names` if there)."""
+        return self.group_names.get(group, group)
 
     def get_definition_name(self, name: str) -> str:
         """The name of a job, schedule or sensor (`voucherify_pull`, …): the prefix joined by
-        `_`, so two promosync builds (two accounts) can live in one project."""
-        return "_".join([*self.key_prefix, name])
+        `_` (unless the name starts with it already: `promosync_checks` under `promosync`), so
+        two promosync builds (two accounts) can live in one project."""
+        prefix = "_".join(self.key_prefix)
+        if not prefix or name.startswith(f"{prefix}_"):
+            return name
+        return f"{prefix}_{name}"
 
 
 @dataclass(frozen=True)
