@@ -58,8 +58,6 @@ def test_each_step_in_its_own_process_reaches_parity(schema_url, voucherify_admi
         )
         assert result.success
         materialized = result.get_asset_materialization_events()
-        for s in instance.get_run_step_stats(result.run_id): print("STEP", s.step_key, s.start_time and s.end_time - s.start_time)
-        rec = instance.get_run_record_by_id(result.run_id); print("RUN", rec.end_time - rec.start_time if rec.end_time else None)
     assert {event.asset_key.path[-1] for event in materialized} == {
         "voucherify_customers",
         "voucherify_customer_activities",
