@@ -13,21 +13,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import requests
 from promosync.connectors.warehouse import Warehouse
 
-from tests.conftest import TEST_SETTINGS
 from tests.reliability.checks import talon_one_parity, voucherify_parity
+from tests.reliability.cli import small
 
-SMALL = {**TEST_SETTINGS, "customers": 40}
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "acme-analytics"
 DG = Path(sys.executable).with_name("dg")
-
-
-def small(sandbox) -> None:
-    """A small dataset on both simulators: the wiring is under test here, not the paging."""
-    for url in (sandbox.voucherify_url, sandbox.talon_one_url):
-        requests.post(f"{url}/_sandbox/reset", json=SMALL, timeout=60).raise_for_status()
 
 
 @pytest.fixture
@@ -86,7 +78,7 @@ def test_the_projects_jobs_sync_both_platforms_exactly(
 ) -> None:
     from acme_analytics.definitions import defs as load  # the project's own entry point
 
-    small(sandbox)
+    small(sandbox, 40)  # the wiring is under test here, not the paging
 
     defs = load()
     dg.Definitions.validate_loadable(defs)

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pytest
-import requests
 import sqlalchemy as sa
 from promosync.connectors.warehouse import Warehouse
 
 from promosync import build_definitions
-from tests.conftest import POSTGRES_URL, TEST_SETTINGS
+from tests.conftest import POSTGRES_URL
 from tests.reliability.checks import voucherify_parity
+from tests.reliability.cli import small
 
 JOB = "mp_voucherify_pull"
 
@@ -29,9 +29,7 @@ def pull_job() -> dg.JobDefinition:
 @pytest.fixture
 def schema_url(sandbox, monkeypatch) -> Iterator[str]:
     """An empty PostgreSQL schema (no promosync table yet) and the sandbox in the environment."""
-    for url in (sandbox.voucherify_url,):
-        small = {**TEST_SETTINGS, "customers": 40}
-        requests.post(f"{url}/_sandbox/reset", json=small, timeout=60).raise_for_status()
+    small(sandbox, 40)
     schema = f"mp_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_URL)
     with admin.begin() as conn:
