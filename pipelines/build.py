@@ -65,6 +65,7 @@ def chosen_streams(
 
 def assemble(
     pulled: dict[str, list[dg.AssetsDefinition]],
+    streams: Iterable[Stream],
     checks: list[dg.AssetChecksDefinition],
     push: Push,
     views: list[dg.AssetsDefinition],
@@ -73,10 +74,10 @@ def assemble(
 ) -> Parts:
     """Jobs, schedules and sensors over already built assets and checks (one object per job, so
     every schedule and sensor names the very job the definitions hold); `pulled` holds each
-    platform's pull assets."""
+    platform's pull assets, built from the declarations `streams`."""
     if schedule_status not in SCHEDULE_CHOICES:
         raise ValueError(f"schedules: {schedule_status!r}; choose from {list(SCHEDULE_CHOICES)}")
-    jobs = pull_jobs(pulled, checks, wiring)
+    jobs = pull_jobs(pulled, streams, checks, wiring)
     jobs.push = dict(push.job_of)
     made_schedules, sensors = [], []
     if schedule_status != "none":
@@ -163,7 +164,7 @@ def build_definitions(
         checks += push_checks(wiring)
     view_assets = [views_asset(wiring, [s.name for s in chosen])] if views else []
     pulled = {p: pull_assets(s, wiring) for p, s in catalog.by_platform(chosen).items() if s}
-    parts = assemble(pulled, checks, pushed, view_assets, wiring, schedules)
+    parts = assemble(pulled, chosen, checks, pushed, view_assets, wiring, schedules)
     return dg.Definitions(
         assets=parts.assets,
         asset_checks=parts.checks,

@@ -6,6 +6,7 @@ in-process executor. A user's own project uses `promosync.build_definitions` ins
 from __future__ import annotations
 
 import dagster as dg
+from promosync.connectors import catalog
 from promosync.pipelines.build import assemble
 from promosync.pipelines.checks import ASSET_CHECKS
 from promosync.pipelines.push_assets import STANDALONE_PUSH
@@ -16,7 +17,7 @@ from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 from promosync.pipelines.wiring import STANDALONE
 
 PULLED = {"voucherify": VOUCHERIFY_ASSETS, "talon_one": TALON_ONE_ASSETS}
-PARTS = assemble(PULLED, ASSET_CHECKS, STANDALONE_PUSH, VIEW_ASSETS, STANDALONE)
+PARTS = assemble(PULLED, catalog.STREAMS, ASSET_CHECKS, STANDALONE_PUSH, VIEW_ASSETS, STANDALONE)
 
 voucherify_pull = PARTS.jobs.pull["voucherify"]
 talon_one_pull = PARTS.jobs.pull["talon_one"]

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import dagster as dg
+from promosync.connectors.stream import RECONCILE, SWEEP, Stream
 from promosync.pipelines.wiring import STANDALONE, AssetJob, Wiring
 
-SWEPT = ("voucherify_customer_activities", "voucherify_customer_segments")
 FULL_SWEEP = {"config": {"full_sweep": True}}
+RECONCILED = {"config": {"reconcile": True}}
 
 
 @dataclass
@@ -47,30 +48,34 @@ def pull_job(
 
 def pull_jobs(
     pulled: dict[str, list[dg.AssetsDefinition]],
+    streams: Iterable[Stream],
     checks: list[dg.AssetChecksDefinition],
     wiring: Wiring = STANDALONE,
 ) -> Jobs:
-    """Pull jobs of the platforms in `pulled` (platform: its pull assets), the reconciliation and
-    weekly sweep of Voucherify's customers when chosen, and the job of every check in `checks`."""
+    """Pull jobs of the platforms in `pulled` (platform: its pull assets); from the declarations
+    of `streams` (those pulled), Voucherify's reconciliation (its streams with the `reconcile`
+    option) and weekly full sweep (those with `sweep`, with the streams they depend on); and the
+    job of every check in `checks`."""
     jobs = Jobs(pull={p: pull_job(p, assets, wiring) for p, assets in pulled.items() if assets})
-    chosen = {key for assets in pulled.values() for asset in assets for key in asset.keys}
-    customers = wiring.key("voucherify_customers")
-    if customers in chosen:
+    voucherify = [stream for stream in streams if stream.platform == "voucherify"]
+    reconciled = [stream.name for stream in voucherify if RECONCILE in stream.options]
+    if reconciled:
         jobs.reconcile = dg.define_asset_job(
             wiring.name("voucherify_reconcile"),
-            selection=dg.AssetSelection.assets(customers).without_checks(),
-            config={"ops": {wiring.op("voucherify_customers"): {"config": {"reconcile": True}}}},
+            selection=dg.AssetSelection.assets(*map(wiring.key, reconciled)).without_checks(),
+            config={
+                "ops": {wiring.op(name): {"config": {"reconcile": True}} for name in reconciled}
+            },
             description="Read every Voucherify customer id and mark the ones gone with"
             " _deleted_at.",
         )
-    swept = [name for name in SWEPT if wiring.key(name) in chosen]
-    if customers in chosen and swept:
+    swept = [stream for stream in voucherify if SWEEP in stream.options]
+    if swept:
+        needed = {name for stream in swept for name in (stream.name, *stream.depends_on)}
         jobs.full_sweep = dg.define_asset_job(
             wiring.name("voucherify_full_sweep"),
-            selection=dg.AssetSelection.assets(
-                customers, *(wiring.key(name) for name in swept)
-            ).without_checks(),
-            config={"ops": {wiring.op(name): FULL_SWEEP for name in swept}},
+            selection=dg.AssetSelection.assets(*map(wiring.key, sorted(needed))).without_checks(),
+            config={"ops": {wiring.op(stream.name): FULL_SWEEP for stream in swept}},
             description="Pull customers, then visit every customer's activity and segments"
             " (catches events that did not touch a customer's updated_at).",
         )

@@ -4,20 +4,12 @@ No `from __future__ import annotations` here: Dagster reads the annotations of a
 """
 
 import dagster as dg
+from promosync.connectors import catalog
 from promosync.connectors.views import count_rows, create_views
 from promosync.pipelines.resources import WarehouseResource
 from promosync.pipelines.wiring import STANDALONE, Wiring
 
-RAW_TABLES = [
-    "voucherify_customers",
-    "voucherify_customer_activities",
-    "voucherify_customer_segments",
-    "voucherify_loyalty_transactions",
-    "talon_one_customer_profiles",
-    "talon_one_loyalty_transactions",
-    "talon_one_loyalty_balances",
-    "talon_one_loyalty_cards",
-]
+RAW_TABLES = [stream.name for stream in catalog.STREAMS]  # the views read them
 
 
 def views_asset(
