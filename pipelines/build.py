@@ -18,10 +18,10 @@ from promosync.connectors.stream import Stream
 from promosync.pipelines.checks import pull_checks, push_checks
 from promosync.pipelines.jobs import Jobs, pull_jobs
 from promosync.pipelines.push_assets import Push, push_definitions
-from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
+from promosync.pipelines.resources import WarehouseResource, voucherify_resource
 from promosync.pipelines.schedules import failure_sensor, schedules
 from promosync.pipelines.stream_assets import pull_assets
-from promosync.pipelines.talon_one_assets import TalonOneResource
+from promosync.pipelines.talon_one_assets import talon_one_resource
 from promosync.pipelines.views_assets import views_asset
 from promosync.pipelines.wiring import PromosyncTranslator, ResourceKeys, Wiring
 
@@ -101,16 +101,11 @@ def promosync_resources(
         keys.warehouse: WarehouseResource(url=warehouse_url or "")
     }
     if "voucherify" in platforms:
-        resources[keys.voucherify] = VoucherifyResource(
-            base_url=dg.EnvVar("VOUCHERIFY_BASE_URL"),
-            app_id=dg.EnvVar("VOUCHERIFY_APP_ID"),
-            app_token=dg.EnvVar("VOUCHERIFY_APP_TOKEN"),
-            **({"budget": dict(budget)} if budget else {}),
+        resources[keys.voucherify] = voucherify_resource(
+            **({"budget": dict(budget)} if budget else {})
         )
     if "talon_one" in platforms:
-        resources[keys.talon_one] = TalonOneResource(
-            base_url=dg.EnvVar("TALON_ONE_BASE_URL"), api_key=dg.EnvVar("TALON_ONE_API_KEY")
-        )
+        resources[keys.talon_one] = talon_one_resource()
     return resources
 
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+from promosync.connectors import config
 from promosync.connectors.database import display_url
 from promosync.connectors.http import ApiClient, HttpSettings
-from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse, warehouse_url
 
 
@@ -23,7 +23,7 @@ class HttpConfig(dg.Config):
 
     def settings(self) -> HttpSettings:
         """These limits over the environment's and the defaults."""
-        return HttpSettings.from_env(**self.model_dump())
+        return config.http_settings(**self.model_dump())
 
 
 class VoucherifyResource(dg.ConfigurableResource):
@@ -32,15 +32,16 @@ class VoucherifyResource(dg.ConfigurableResource):
     base_url: str
     app_id: str
     app_token: str
-    requests_per_minute: int = 0  # 0: pace by the server's X-Rate-Limit headers alone
+    # 0: PROMOSYNC_VOUCHERIFY_REQUESTS_PER_MINUTE, else pace by the server's X-Rate-Limit headers
+    requests_per_minute: int = 0
     http: HttpConfig = HttpConfig()
 
     def client(self) -> ApiClient:
-        """A fresh client (its counters measure one asset's requests)."""
-        return voucherify_client(
-            self.base_url, self.app_id, self.app_token, self.requests_per_minute or None,
-            settings=self.http.settings(),
-        )  # fmt: skip
+        """A fresh client (its counters measure one asset's requests), built as the CLI's is."""
+        return config.voucherify(
+            base_url=self.base_url, app_id=self.app_id, app_token=self.app_token,
+            requests_per_minute=self.requests_per_minute, http=self.http.model_dump(),
+        ).client()  # fmt: skip
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -68,13 +69,15 @@ class WarehouseResource(dg.ConfigurableResource):
         return display_url(self.url or warehouse_url())
 
 
+def voucherify_resource(**fields: object) -> VoucherifyResource:
+    """The Voucherify resource on its variables, read when a run starts (never at import time)."""
+    base_url, app_id, app_token = map(dg.EnvVar, config.REQUIRED["voucherify"])
+    return VoucherifyResource(base_url=base_url, app_id=app_id, app_token=app_token, **fields)
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources read from the environment when a run starts (never at import time)."""
     return {
-        "voucherify": VoucherifyResource(
-            base_url=dg.EnvVar("VOUCHERIFY_BASE_URL"),
-            app_id=dg.EnvVar("VOUCHERIFY_APP_ID"),
-            app_token=dg.EnvVar("VOUCHERIFY_APP_TOKEN"),
-        ),
+        "voucherify": voucherify_resource(),
         "warehouse": WarehouseResource(),  # reads WAREHOUSE_URL when a run starts
     }

@@ -4,12 +4,12 @@ for them running). Times are UTC and staggered.
 No `from __future__ import annotations` here: Dagster reads the sensor's annotations.
 """
 
-import os
 import re
 from collections.abc import Iterable
 
 import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
+from promosync.connectors import config
 from promosync.connectors.secrets import SECRET_VARIABLES, scrub
 from promosync.pipelines.jobs import Jobs
 from promosync.pipelines.wiring import STANDALONE, AssetJob, Wiring
@@ -91,7 +91,7 @@ def log_failure(context: dg.RunFailureSensorContext) -> None:
         for event in context.get_step_failure_events()
         if event.step_failure_data.error
     ]
-    secrets = [os.environ.get(name, "") for name in SECRET_VARIABLES]
+    secrets = [config.secret(name) for name in SECRET_VARIABLES]
     run = context.dagster_run
     summary = failure_summary(
         run.job_name, run.run_id, steps, context.failure_event.message or "", secrets
