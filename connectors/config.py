@@ -181,16 +181,19 @@ def talon_one(
     environ: Mapping[str, str] | None = None,
 ) -> TalonOneSettings:
     """Talon.One's settings: each given value, else its variable (else its default; the
-    Management API's documented 3 requests a second per endpoint)."""
+    Management API's documented 3 requests a second per endpoint; 0 given: unpaced)."""
     from promosync.connectors.talon_one.client import MANAGEMENT_PER_SECOND
 
     names = REQUIRED["talon_one"]
-    per_second = rate(TALON_ONE_MANAGEMENT_PER_SECOND, management_per_second, environ)
+    if management_per_second is None:
+        per_second = rate(TALON_ONE_MANAGEMENT_PER_SECOND, None, environ) or MANAGEMENT_PER_SECOND
+    else:
+        per_second = management_per_second or None
     return TalonOneSettings(
         base_url=base_url or secret(names[0], environ),
         api_key=api_key or secret(names[1], environ),
         management_key=management_key or secret(MANAGEMENT_KEY, environ),
         requests_per_minute=rate(TALON_ONE_REQUESTS_PER_MINUTE, requests_per_minute, environ),
-        management_per_second=per_second or MANAGEMENT_PER_SECOND,
+        management_per_second=per_second,
         http=http_settings(environ, **(http or {})),
     )

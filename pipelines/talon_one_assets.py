@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 from promosync.connectors import config
-from promosync.connectors.talon_one.client import MANAGEMENT_PER_SECOND, TalonOne
+from promosync.connectors.talon_one.client import TalonOne
 from promosync.pipelines.resources import HttpConfig
 from promosync.pipelines.stream_assets import PULL_ASSETS
 
@@ -20,8 +20,9 @@ class TalonOneResource(dg.ConfigurableResource):
     # Integration API budget; 0: PROMOSYNC_TALON_ONE_REQUESTS_PER_MINUTE, else none (the spec
     # states none)
     requests_per_minute: int = 0
-    # per endpoint; 0: PROMOSYNC_TALON_ONE_MANAGEMENT_REQUESTS_PER_SECOND, else the documented 3
-    management_requests_per_second: float = MANAGEMENT_PER_SECOND
+    # per endpoint; None: PROMOSYNC_TALON_ONE_MANAGEMENT_REQUESTS_PER_SECOND, else the documented
+    # 3 a second; 0: unpaced
+    management_requests_per_second: float | None = None
     http: HttpConfig = HttpConfig()
 
     def client(self) -> TalonOne:

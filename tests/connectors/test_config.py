@@ -29,6 +29,7 @@ def test_variables_set_what_is_not_given_and_a_given_value_wins() -> None:
     settings = config.talon_one(environ=environ, requests_per_minute=120)
     assert (settings.requests_per_minute, settings.management_per_second) == (120, 1.5)
     assert config.talon_one(environ=TALON_ONE).management_per_second == 3.0  # documented limit
+    assert config.talon_one(environ=environ, management_per_second=0).management_per_second is None
     assert config.missing(["voucherify", "talon_one"], VOUCHERIFY) == list(
         config.REQUIRED["talon_one"]
     )
