@@ -71,10 +71,13 @@ def assemble(
     views: list[dg.AssetsDefinition],
     wiring: Wiring,
     schedule_status: str = "stopped",
+    watch_every_job: bool = False,
 ) -> Parts:
     """Jobs, schedules and sensors over already built assets and checks (one object per job, so
     every schedule and sensor names the very job the definitions hold); `pulled` holds each
-    platform's pull assets, built from the declarations `streams`."""
+    platform's pull assets, built from the declarations `streams`. The run-failure sensor
+    watches promosync's jobs, or every job of the code location (`watch_every_job`: the
+    standalone project, where a materialization from the UI runs an implicit job)."""
     if schedule_status not in SCHEDULE_CHOICES:
         raise ValueError(f"schedules: {schedule_status!r}; choose from {list(SCHEDULE_CHOICES)}")
     jobs = pull_jobs(pulled, streams, checks, wiring)
@@ -83,7 +86,8 @@ def assemble(
     if schedule_status != "none":
         running = schedule_status == "running"
         made_schedules = schedules(jobs, wiring, running)
-        sensors = [*push.sensors, failure_sensor(jobs.all(), wiring, running)]
+        watched = None if watch_every_job else jobs.all()
+        sensors = [*push.sensors, failure_sensor(watched, wiring, running)]
     assets = [asset for platform_assets in pulled.values() for asset in platform_assets]
     return Parts([*assets, *push.assets, *views], checks, jobs, made_schedules, sensors)
 

@@ -17,7 +17,10 @@ from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 from promosync.pipelines.wiring import STANDALONE
 
 PULLED = {"voucherify": VOUCHERIFY_ASSETS, "talon_one": TALON_ONE_ASSETS}
-PARTS = assemble(PULLED, catalog.STREAMS, ASSET_CHECKS, STANDALONE_PUSH, VIEW_ASSETS, STANDALONE)
+PARTS = assemble(
+    PULLED, catalog.STREAMS, ASSET_CHECKS, STANDALONE_PUSH, VIEW_ASSETS, STANDALONE,
+    watch_every_job=True,
+)  # fmt: skip
 
 voucherify_pull = PARTS.jobs.pull["voucherify"]
 talon_one_pull = PARTS.jobs.pull["talon_one"]
