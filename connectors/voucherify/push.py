@@ -26,25 +26,25 @@ from promosync.connectors import stopping
 from promosync.connectors.http import ApiClient, ApiError, UncertainOutcome
 from promosync.connectors.locks import warehouse_lock
 from promosync.connectors.push import audit, jobs, runs
-from promosync.connectors.push.async_actions import (
+from promosync.connectors.push.audit import PushReport, RowResult
+from promosync.connectors.push.intake import Source, report_invalid, report_rejections, take_in
+from promosync.connectors.push.spool import Spool
+from promosync.connectors.push.validate import Build
+from promosync.connectors.voucherify.async_actions import (
     DEFAULT_BACKOFF,
     Backoff,
     poll_actions,
     recover_intents,
 )
-from promosync.connectors.push.audit import PushReport, RowResult
-from promosync.connectors.push.customers import csv_import_row, customer_row, metadata_row
-from promosync.connectors.push.intake import Source, report_invalid, report_rejections, take_in
-from promosync.connectors.push.ledger import finisher, record_lost, settle
-from promosync.connectors.push.plans import (
+from promosync.connectors.voucherify.customer_rows import csv_import_row, customer_row, metadata_row
+from promosync.connectors.voucherify.ledger import finisher, record_lost, settle
+from promosync.connectors.voucherify.plans import (
     Batch,
     Planner,
     csv_batches,
     customers_batches,
     metadata_batches,
 )
-from promosync.connectors.push.spool import Spool
-from promosync.connectors.push.validate import Build
 from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
