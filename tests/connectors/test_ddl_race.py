@@ -1,7 +1,7 @@
-"""Several processes creating promosync's tables at once on an empty PostgreSQL schema (a
-multiprocess Dagster run's first steps, two first syncs): every one succeeds, and the schema
-holds each table once. Without the warehouse's DDL lock, `CREATE TABLE IF NOT EXISTS` races in
-PostgreSQL's catalog (`duplicate key value violates unique constraint
+"""Several processes creating promosync's tables, then its views, at once on an empty
+PostgreSQL schema (a multiprocess Dagster run's first steps, two first syncs): every one
+succeeds. Without the warehouse's DDL lock, `CREATE TABLE IF NOT EXISTS` and `CREATE OR REPLACE
+VIEW` race in PostgreSQL's catalog (`duplicate key value violates unique constraint
 "pg_type_typname_nsp_index"`).
 """
 
@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from promosync.connectors.views import create_views
 from promosync.connectors.warehouse import Warehouse
 
 from tests.conftest import POSTGRES_URL
@@ -21,16 +22,19 @@ ROUNDS = 3
 
 
 def create_tables_after(url: str, start: multiprocessing.synchronize.Barrier) -> None:
-    """Wait for the others, then create the tables: the process's exit code says if it failed."""
+    """Wait for the others, create the tables, wait again, create the analyst views: the
+    process's exit code says if either failed."""
     store = Warehouse(url)
     with store.engine.connect():  # connected before the barrier: the DDL itself starts together
         start.wait(timeout=30)
         store.create_tables()
+        start.wait(timeout=30)
+        create_views(store)
     store.dispose()
 
 
 @pytest.mark.postgres
-def test_processes_creating_tables_at_once_all_succeed() -> None:
+def test_processes_creating_tables_and_views_at_once_all_succeed() -> None:
     context = multiprocessing.get_context("fork")
     admin = sa.create_engine(POSTGRES_URL)
     try:
@@ -58,9 +62,7 @@ def test_processes_creating_tables_at_once_all_succeed() -> None:
                     .scalars()
                     .all()
                 )
-            assert {"sync_state", "voucherify_customers", "talon_one_customer_profiles"} <= set(
-                created
-            )
+            assert {"sync_state", "voucherify_customers", "customer_360"} <= set(created)
             with admin.begin() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
     finally:
