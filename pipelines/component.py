@@ -28,6 +28,22 @@ class PromosyncResourceKeys(dg.Model):
     talon_one: str = "promosync_talon_one"
 
 
+# What `dg scaffold defs` writes: the usual choices spelled out, every other attribute defaulted.
+SCAFFOLDED = {
+    "platforms": ["voucherify", "talon_one"],
+    "key_prefix": "promosync",
+    "schedules": "stopped",
+}
+
+
+class PromosyncScaffolder(dg.Scaffolder):
+    """Writes a `defs.yaml` with both platforms, the `promosync` key prefix, schedules off."""
+
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        dg.scaffold_component(request, SCAFFOLDED)
+
+
+@dg.scaffold_with(PromosyncScaffolder)
 class PromosyncComponent(dg.Component, dg.Model, dg.Resolvable):
     """promosync's pull and push assets, checks, jobs, schedules and resources: a SQL warehouse
     in two-way sync with Voucherify and Talon.One."""

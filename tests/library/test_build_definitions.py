@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+import yaml
 from promosync.connectors import catalog
+from promosync.pipelines.component import PromosyncComponent, PromosyncScaffolder
 
 from promosync import PromosyncTranslator, ResourceKeys, build_definitions
 
@@ -129,4 +131,20 @@ def test_a_translator_subclass_renames_keys_with_dependencies() -> None:
     assert dg.AssetKey(["sync", "talon_one", "talon_one_customer_profiles"]) in {
         dep.asset_key for dep in views.deps
     }
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_dg_scaffold_writes_a_defs_yaml_that_loads(tmp_path) -> None:
+    request = dg.ScaffoldRequest(
+        type_name="promosync.pipelines.component.PromosyncComponent",
+        target_path=tmp_path,
+        scaffold_format="yaml",
+        project_root=None,
+        params=None,
+    )
+    PromosyncScaffolder().scaffold(request)
+    written = yaml.safe_load((tmp_path / "defs.yaml").read_text())
+    assert written["type"] == request.type_name
+    defs = PromosyncComponent(**written["attributes"]).build_defs(None)
+    assert {key.path[0] for key in defs.resolve_all_asset_keys()} == {"promosync"}
     dg.Definitions.validate_loadable(defs)
