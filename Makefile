@@ -44,7 +44,7 @@ bench: $(VENV)/.installed-bench  ## bench/suite.py: sandbox, scale, rate limit, 
 	$(BIN)/python bench/suite.py --customers $(BENCH_CUSTOMERS)
 
 lock:  ## re-pin constraints.txt from the current .venv
-	$(BIN)/python -m pip freeze --exclude-editable | sed '/^promosync/d' > constraints.tmp
+	$(BIN)/python -m pip freeze --all --exclude-editable | sed '/^promosync/d; /^pip==/d' > constraints.tmp
 	(sed -n '1,2p' constraints.txt; cat constraints.tmp) > constraints.new  # keep the header
 	mv constraints.new constraints.txt; rm constraints.tmp
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from pathlib import Path
@@ -10,12 +9,18 @@ from pathlib import Path
 import duckdb
 import psycopg
 import sqlalchemy as sa
+from promosync.connectors.config import (
+    ALLOW_EPHEMERAL,
+    DEFAULT_WAREHOUSE_URL,
+    ephemeral_allowed,
+    warehouse_url,
+)
 from sqlalchemy.engine import Engine
 
-DEFAULT_URL = "duckdb:///.promosync/warehouse.duckdb"
-# Set to 1 (or the `--allow-ephemeral-warehouse` flag, the `allow_ephemeral` resource field) to
-# sync into a database that ends with the process, for an experiment.
-EPHEMERAL_SETTING = "PROMOSYNC_ALLOW_EPHEMERAL_WAREHOUSE"
+__all__ = ["ephemeral_allowed", "warehouse_url"]  # read in connectors/config.py, used here
+
+DEFAULT_URL = DEFAULT_WAREHOUSE_URL
+EPHEMERAL_SETTING = ALLOW_EPHEMERAL
 EXAMPLES = "e.g. duckdb:///path/warehouse.duckdb or postgresql+psycopg://user@host/db"
 # Drivers SQLAlchemy picks for a bare scheme that promosync does not install, and the one it does.
 _BARE_SCHEMES = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
@@ -52,16 +57,6 @@ _TRANSIENT = re.compile(
     r"|connection .*(lost|reset|closed)",
     re.IGNORECASE,
 )
-
-
-def warehouse_url() -> str:
-    """The configured warehouse URL (`WAREHOUSE_URL`, spaces around it dropped), or the default."""
-    return os.environ.get("WAREHOUSE_URL", "").strip() or DEFAULT_URL
-
-
-def ephemeral_allowed() -> bool:
-    """Whether PROMOSYNC_ALLOW_EPHEMERAL_WAREHOUSE allows a warehouse that does not persist."""
-    return os.environ.get(EPHEMERAL_SETTING, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def display_url(url: str) -> str:

@@ -11,19 +11,14 @@ from dataclasses import dataclass, fields
 from urllib.parse import unquote, urlsplit
 
 import requests.utils
+from promosync.connectors import config
 from promosync.connectors.errors import ConfigError
 from promosync.connectors.secrets import remember, trimmed_setting
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 MIB = 1024 * 1024
-ENVIRONMENT = {
-    "connect_timeout": "PROMOSYNC_HTTP_CONNECT_TIMEOUT",
-    "read_timeout": "PROMOSYNC_HTTP_READ_TIMEOUT",
-    "total_timeout": "PROMOSYNC_HTTP_TOTAL_TIMEOUT",
-    "max_response_bytes": "PROMOSYNC_HTTP_MAX_RESPONSE_BYTES",
-    "max_decompressed_bytes": "PROMOSYNC_HTTP_MAX_DECOMPRESSED_BYTES",
-}
+ENVIRONMENT = config.HTTP_LIMITS
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
 _UNITS |= {"k": 1024, "kib": 1024, "m": MIB, "mib": MIB, "g": 1024 * MIB, "gib": 1024 * MIB}
 _SIZE = re.compile(r"^\s*([0-9][0-9_]*)\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -170,7 +165,7 @@ def _is_loopback(host: str) -> bool:
 
 def ca_bundle() -> str | None:
     """`REQUESTS_CA_BUNDLE` (a CA file or folder) once checked to exist; None for certifi's."""
-    path = trimmed_setting("REQUESTS_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE"))
+    path = trimmed_setting(config.CA_BUNDLE, config.secret(config.CA_BUNDLE))
     if path and not os.path.exists(path):
         raise ConfigError(
             f"REQUESTS_CA_BUNDLE={path!r} does not exist; point it at a file or a folder of CA"

@@ -15,18 +15,18 @@ instead, with the same message.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from promosync.connectors import config
 from promosync.connectors.http import ConfigError, UnexpectedAnswer
 from promosync.connectors.readable import MISSING, Invalid, rule_of, shown
 from promosync.connectors.stream import Row, Stream
 
-STRICT_ENV = "PROMOSYNC_STRICT_STREAMS"
+STRICT_ENV = config.STRICT_STREAMS
 TABLE = "sync_rejects"
 PRIMARY_KEY = ("stream", "record_key")
 
@@ -163,7 +163,7 @@ def reject_row(reject: Reject, seen_at: datetime) -> Row:
 
 def strict_streams() -> set[str]:
     """The streams PROMOSYNC_STRICT_STREAMS names (`all`: every one); ConfigError for a typo."""
-    named = {name.strip() for name in os.environ.get(STRICT_ENV, "").split(",") if name.strip()}
+    named = config.strict_stream_names()
     if not named:
         return named
     # Imported here: the catalog imports every stream's sync module, and they import this one.

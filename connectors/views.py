@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from promosync.connectors.warehouse import SQL_DIR, Warehouse
+from promosync.connectors.warehouse import DDL_LOCK, SQL_DIR, Warehouse
 
 VIEWS_DIR = SQL_DIR / "views"
 
@@ -18,6 +18,8 @@ def view_files() -> list[Path]:
 def create_views(warehouse: Warehouse) -> list[str]:
     """Create or replace every analyst view in one transaction; return their names."""
     with warehouse.engine.begin() as conn:
+        if warehouse.dialect == "postgresql":  # like the tables: two steps at once would race
+            conn.exec_driver_sql(DDL_LOCK)
         for path in view_files():
             conn.exec_driver_sql(path.read_text())
     return [path.stem for path in view_files()]

@@ -23,6 +23,7 @@ from promosync.connectors.stream import (
 from promosync.connectors.voucherify.client import list_total
 from promosync.pipelines.asset_policy import fatal_errors
 from promosync.pipelines.resources import WarehouseResource
+from promosync.pipelines.wiring import STANDALONE, Wiring
 
 VOUCHERIFY_PUSH_OPERATIONS = ("metadata", "customers", "csv_import")  # voucherify_push_<operation>
 CURSOR_HISTORY = 10  # earlier evaluations searched for the cursor's high-water mark
@@ -54,46 +55,55 @@ def check_result(
     )
 
 
-def _unique_key_check(stream: Stream) -> dg.AssetChecksDefinition:
-    table, key = stream.name, stream.primary_key
+def _warehouse(context: dg.AssetCheckExecutionContext, wiring: Wiring) -> WarehouseResource:
+    return getattr(context.resources, wiring.warehouse)
 
-    @dg.asset_check(
-        asset=table,
-        name=UNIQUE_KEY,
-        description=f"No two rows of {table} share a primary key ({', '.join(key)}).",
+
+def _check(stream: Stream, name: str, wiring: Wiring, description: str, keys=()):
+    """The decorator of `stream`'s check `name`: on the stream's (translated) asset, with the
+    warehouse's resource key (and `keys`), in the warehouse's pool."""
+    return dg.asset_check(
+        asset=wiring.key(stream.name),
+        name=name,
+        description=description,
         retry_policy=RETRY,
+        required_resource_keys={wiring.warehouse, *keys},
+        pool=wiring.pool,
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.warehouse() as store:
+
+
+def _unique_key_check(stream: Stream, wiring: Wiring) -> dg.AssetChecksDefinition:
+    table, key = stream.name, stream.primary_key
+    about = f"No two rows of {table} share a primary key ({', '.join(key)})."
+
+    @_check(stream, UNIQUE_KEY, wiring, about)
+    def _unique(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        with _warehouse(context, wiring).warehouse() as store:
             return check_result(health.duplicate_keys(store, table, key))
 
-    return _check
+    return _unique
 
 
-def _freshness_check(stream: Stream) -> dg.AssetChecksDefinition:
+def _freshness_check(stream: Stream, wiring: Wiring) -> dg.AssetChecksDefinition:
     name = stream.name
-
-    @dg.asset_check(
-        asset=name,
-        name=FRESH,
-        description="Last successful sync (materialization or committed cursor) within"
-        " max_age_minutes, 120 by default.",
-        retry_policy=RETRY,
+    about = (
+        "Last successful sync (materialization or committed cursor) within max_age_minutes,"
+        " 120 by default."
     )
-    def _check(
-        context: dg.AssetCheckExecutionContext,
-        config: FreshnessConfig,
-        warehouse: WarehouseResource,
+
+    @_check(stream, FRESH, wiring, about)
+    def _fresh(
+        context: dg.AssetCheckExecutionContext, config: FreshnessConfig
     ) -> dg.AssetCheckResult:
-        event = context.instance.get_latest_materialization_event(dg.AssetKey(name))
+        event = context.instance.get_latest_materialization_event(wiring.key(name))
         materialized = datetime.fromtimestamp(event.timestamp, UTC) if event else None
-        with warehouse.warehouse() as store:
+        with _warehouse(context, wiring).warehouse() as store:
             committed = health.last_sync(store, name)
         last = max((t for t in (materialized, committed) if t), default=None)
         max_age = timedelta(minutes=config.max_age_minutes)
         return check_result(health.freshness(name, last, datetime.now(UTC), max_age))
 
-    return _check
+    return _fresh
 
 
 def previous_high_water(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> str | None:
@@ -109,75 +119,67 @@ def previous_high_water(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> 
     return None
 
 
-def _cursor_check(stream: Stream) -> dg.AssetChecksDefinition:
+def _cursor_check(stream: Stream, wiring: Wiring) -> dg.AssetChecksDefinition:
     name = stream.name
-
-    @dg.asset_check(
-        asset=name,
-        name=CURSOR_FORWARD,
-        description="The stream-wide cursor never falls behind the highest value an earlier"
-        " evaluation recorded (its `high_water` metadata).",
-        retry_policy=RETRY,
+    about = (
+        "The stream-wide cursor never falls behind the highest value an earlier evaluation"
+        " recorded (its `high_water` metadata)."
     )
-    def _check(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
-        key = dg.AssetCheckKey(dg.AssetKey(name), CURSOR_FORWARD)
+
+    @_check(stream, CURSOR_FORWARD, wiring, about)
+    def _forward(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        key = dg.AssetCheckKey(wiring.key(name), CURSOR_FORWARD)
         high_water = previous_high_water(context.instance, key)
-        with warehouse.warehouse() as store:
+        with _warehouse(context, wiring).warehouse() as store:
             current = store.read_cursor(name)
         return check_result(health.cursor_progress(name, high_water, current))
 
-    return _check
+    return _forward
 
 
 # The `total` of a platform's top-level list, for the count check (Talon.One lists report none).
 API_TOTALS: dict[str, Callable[..., int]] = {"voucherify": list_total}
 
 
-def _count_check(stream: Stream) -> dg.AssetChecksDefinition:
+def _count_check(stream: Stream, wiring: Wiring) -> dg.AssetChecksDefinition:
     if stream.platform not in API_TOTALS:
         raise ValueError(f"{stream.name}: {stream.platform} lists report no total to count against")
     total_of = API_TOTALS[stream.platform]
-
-    @dg.asset_check(
-        asset=stream.name,
-        name=COUNT_MATCHES_API,
-        description=f"Live {stream.name} rows equal the API's `total` (GET {stream.endpoint}"
-        "?limit=1). A warning: rows deleted in the API count until a reconciliation marks them.",
-        retry_policy=RETRY,
-        required_resource_keys={stream.platform, "warehouse"},
+    api_key = wiring.resource_keys.api(stream.platform)
+    about = (
+        f"Live {stream.name} rows equal the API's `total` (GET {stream.endpoint}?limit=1)."
+        " A warning: rows deleted in the API count until a reconciliation marks them."
     )
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+
+    @_check(stream, COUNT_MATCHES_API, wiring, about, keys=(api_key,))
+    def _count(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         with fatal_errors():  # credentials or config: a retry cannot help
-            total = total_of(getattr(context.resources, stream.platform).client(), stream)
-        with context.resources.warehouse.warehouse() as store:
+            total = total_of(getattr(context.resources, api_key).client(), stream)
+        with _warehouse(context, wiring).warehouse() as store:
             rows = health.live_rows(store, stream.name)
         finding = health.count_matches(stream.name, rows, total)
         return check_result(finding, dg.AssetCheckSeverity.WARN)
 
-    return _check
+    return _count
 
 
-def _rejects_check(stream: Stream) -> dg.AssetChecksDefinition:
+def _rejects_check(stream: Stream, wiring: Wiring) -> dg.AssetChecksDefinition:
     name = stream.name
-
-    @dg.asset_check(
-        asset=name,
-        name=REJECTS_RESOLVED,
-        description="No record of the stream was rejected (sync_rejects) and left unresolved; a"
-        " reject is resolved once its key is read cleanly or `promosync rejects resolve` marks it.",
-        retry_policy=RETRY,
+    about = (
+        "No record of the stream was rejected (sync_rejects) and left unresolved; a reject is"
+        " resolved once its key is read cleanly or `promosync rejects resolve` marks it."
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.warehouse() as store:
+
+    @_check(stream, REJECTS_RESOLVED, wiring, about)
+    def _resolved(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        with _warehouse(context, wiring).warehouse() as store:
             return check_result(reject_log.unresolved(store, [name])[0])
 
-    return _check
+    return _resolved
 
 
 # How each check a stream may declare is built.
-PULL_CHECKS: dict[str, Callable[[Stream], dg.AssetChecksDefinition]] = {
+PULL_CHECKS: dict[str, Callable[[Stream, Wiring], dg.AssetChecksDefinition]] = {
     UNIQUE_KEY: _unique_key_check,
     FRESH: _freshness_check,
     CURSOR_FORWARD: _cursor_check,
@@ -186,30 +188,40 @@ PULL_CHECKS: dict[str, Callable[[Stream], dg.AssetChecksDefinition]] = {
 }
 
 
-def pull_checks(streams: Iterable[Stream] | None = None) -> list[dg.AssetChecksDefinition]:
+def pull_checks(
+    streams: Iterable[Stream] | None = None, wiring: Wiring = STANDALONE
+) -> list[dg.AssetChecksDefinition]:
     """The checks each stream declares (every declared stream by default)."""
     chosen = catalog.STREAMS if streams is None else streams
-    return [PULL_CHECKS[check](stream) for stream in chosen for check in stream.checks]
+    return [PULL_CHECKS[check](stream, wiring) for stream in chosen for check in stream.checks]
 
 
-def _pending_push_check(operation: str) -> dg.AssetChecksDefinition:
+def pending_push_check(operation: str, wiring: Wiring = STANDALONE) -> dg.AssetChecksDefinition:
+    """The check that no Voucherify `operation` push left an async action open too long."""
+
     @dg.asset_check(
-        asset=f"voucherify_push_{operation}",
+        asset=wiring.key(f"voucherify_push_{operation}"),
         name="no_stale_pending_jobs",
         description=f"No Voucherify {operation} async action open longer than max_age_minutes,"
         " 60 by default.",
         retry_policy=RETRY,
+        required_resource_keys={wiring.warehouse},
+        pool=wiring.pool,
     )
-    def _check(config: PendingPushConfig, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def _pending(
+        context: dg.AssetCheckExecutionContext, config: PendingPushConfig
+    ) -> dg.AssetCheckResult:
         max_age = timedelta(minutes=config.max_age_minutes)
-        with warehouse.warehouse() as store:
+        with _warehouse(context, wiring).warehouse() as store:
             finding = health.pending_pushes(store, datetime.now(UTC), max_age, operation)
         return check_result(finding)
 
-    return _check
+    return _pending
 
 
-ASSET_CHECKS = [
-    *pull_checks(),
-    *(_pending_push_check(operation) for operation in VOUCHERIFY_PUSH_OPERATIONS),
-]
+def push_checks(wiring: Wiring = STANDALONE) -> list[dg.AssetChecksDefinition]:
+    """The checks of the Voucherify push assets."""
+    return [pending_push_check(operation, wiring) for operation in VOUCHERIFY_PUSH_OPERATIONS]
+
+
+ASSET_CHECKS = [*pull_checks(), *push_checks()]

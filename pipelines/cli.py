@@ -56,8 +56,9 @@ def sandbox(
 
     PUT /_sandbox/config changes the same settings at run time (docs/SANDBOX.md).
     """
-    from promosync.sandbox.server import Sandbox
     from promosync.sandbox.settings import SandboxSettings
+
+    Sandbox = sandbox_server()
 
     try:
         chosen = SandboxSettings(**settings)
@@ -93,6 +94,23 @@ def sandbox(
     ready = f"sandbox ready: {chosen.customers} customers, seed {chosen.seed}; Ctrl-C stops it"
     typer.echo(ready, err=True)
     server.run_forever()
+
+
+SANDBOX_EXTRA_HINT = (
+    "sandbox: the simulators need the sandbox extra; install it with"
+    " pip install 'promosync[sandbox]'"
+)
+
+
+def sandbox_server() -> type:
+    """The simulators' server class, or one line and exit 2 when the sandbox extra is missing
+    (starlette, uvicorn, sortedcontainers, python-multipart: not needed to sync)."""
+    try:
+        from promosync.sandbox.server import Sandbox
+    except ImportError as error:
+        typer.echo(f"{SANDBOX_EXTRA_HINT} (missing: {error.name})", err=True)
+        raise typer.Exit(2) from None
+    return Sandbox
 
 
 def listen_error(error: OSError, host: str) -> str:

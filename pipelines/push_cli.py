@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 from collections.abc import Callable
 
 import typer
-from promosync.connectors import stopping
+from promosync.connectors import config, stopping
 from promosync.connectors.http import ApiError, ConfigError
 from promosync.connectors.locks import WarehouseBusy, warehouse_lock
 from promosync.connectors.push.audit import PushReport
@@ -39,12 +38,12 @@ LOCK_WAIT = typer.Option(
 SHOWN_PROBLEMS = 50
 
 
-def _env(*names: str) -> list[str]:
-    missing = [name for name in names if not os.environ.get(name)]
+def _require(platform: str) -> None:
+    """Exit 2 with one line naming the variables `platform` needs that are not set."""
+    missing = config.missing([platform])
     if missing:
         typer.echo(f"Set {', '.join(missing)} in the environment first.", err=True)
         raise typer.Exit(2)
-    return [os.environ[name] for name in names]
 
 
 def _print(report: PushReport) -> None:
@@ -116,13 +115,12 @@ def _run(
 
 
 def _voucherify(operation: str, query, file, dry_run, force, deadline, lock_wait) -> None:
-    from promosync.connectors.voucherify.client import voucherify_client
     from promosync.connectors.voucherify.push import push
 
-    url, app_id, token = _env("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN")
+    _require("voucherify")
 
     def run(store: Warehouse) -> PushReport:
-        client = voucherify_client(url, app_id, token)
+        client = config.voucherify().client()  # the settings the Dagster resource uses
         return push(client, store, operation, query=query, file=file, force=force,
                     dry_run=dry_run, deadline_seconds=deadline,
                     lock_wait_seconds=lock_wait)  # fmt: skip
@@ -159,13 +157,12 @@ def customers(
 
 def _talon_one(push_name: str, query, file, dry_run, force, lock_wait, **options: bool) -> None:
     from promosync.connectors.talon_one import push as talon_one_push
-    from promosync.connectors.talon_one.client import talon_one_client
 
-    url, key = _env("TALON_ONE_BASE_URL", "TALON_ONE_API_KEY")
+    _require("talon_one")
 
     def run(store: Warehouse) -> PushReport:
         push = getattr(talon_one_push, push_name)
-        return push(talon_one_client(url, key), store, query=query, file=file, force=force,
+        return push(config.talon_one().client(), store, query=query, file=file, force=force,
                     dry_run=dry_run, lock_wait_seconds=lock_wait, **options)  # fmt: skip
 
     _run(run, query, file, lock_wait)

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-from promosync.connectors.budget import BudgetSettings, hour_seconds
+from promosync.connectors import config
+from promosync.connectors.budget import BudgetSettings
 from promosync.connectors.database import display_url
-from promosync.connectors.http import ApiClient, HttpSettings, RateLimiter
-from promosync.connectors.spending import account_of
-from promosync.connectors.voucherify.client import voucherify_client
+from promosync.connectors.http import ApiClient, HttpSettings
 from promosync.connectors.warehouse import Warehouse, warehouse_url
 
 
@@ -25,7 +24,7 @@ class HttpConfig(dg.Config):
 
     def settings(self) -> HttpSettings:
         """These limits over the environment's and the defaults."""
-        return HttpSettings.from_env(**self.model_dump())
+        return config.http_settings(**self.model_dump())
 
 
 class BudgetConfig(dg.Config):
@@ -42,10 +41,6 @@ class BudgetConfig(dg.Config):
     cycle_seconds: float | None = None  # a compressed cycle's length (tests, benchmarks)
     cycle_start: str | None = None  # the instant compressed cycles count from
 
-    def settings(self) -> BudgetSettings:
-        """This budget over the environment's and the defaults."""
-        return BudgetSettings.from_env(**self.model_dump())
-
 
 class VoucherifyResource(dg.ConfigurableResource):
     """Voucherify API: base URL, app-key pair, the request budget of the plan, request limits."""
@@ -53,32 +48,30 @@ class VoucherifyResource(dg.ConfigurableResource):
     base_url: str
     app_id: str
     app_token: str
-    requests_per_minute: int = 0  # 0: pace by the server's X-Rate-Limit headers alone
+    # 0: PROMOSYNC_VOUCHERIFY_REQUESTS_PER_MINUTE, else pace by the server's X-Rate-Limit headers
+    requests_per_minute: int = 0
     http: HttpConfig = HttpConfig()
     budget: BudgetConfig = BudgetConfig()
 
     def client(self) -> ApiClient:
-        """A fresh client (its counters measure one asset's requests), paced per hour when the
-        budget has an hourly limit (a Sandbox project's 100 calls an hour)."""
-        budget = self.budget.settings()
-        client = voucherify_client(
-            self.base_url, self.app_id, self.app_token, self.requests_per_minute or None,
-            settings=self.http.settings(),
+        """A fresh client (its counters measure one asset's requests), built as the CLI's is."""
+        return self.settings().client()
+
+    def settings(self) -> config.VoucherifySettings:
+        """This resource's fields over the environment's (connectors/config.py)."""
+        return config.voucherify(
+            base_url=self.base_url, app_id=self.app_id, app_token=self.app_token,
+            requests_per_minute=self.requests_per_minute, http=self.http.model_dump(),
+            budget=self.budget.model_dump(),
         )  # fmt: skip
-        if per_hour := budget.limits.per_hour:
-            client.limiter = RateLimiter(
-                self.requests_per_minute or None, per_hour=per_hour, hour=hour_seconds(budget),
-                shared=client.limiter.shared,
-            )  # fmt: skip
-        return client
 
     def budget_settings(self) -> BudgetSettings:
         """The request budget the pull steps keep (through the request ledger)."""
-        return self.budget.settings()
+        return self.settings().budget
 
     def account(self) -> str:
         """The request ledger's name of this project: API host and app id, never the token."""
-        return account_of(self.base_url.strip(), self.app_id.strip())
+        return self.settings().account()
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -106,13 +99,15 @@ class WarehouseResource(dg.ConfigurableResource):
         return display_url(self.url or warehouse_url())
 
 
+def voucherify_resource(**fields: object) -> VoucherifyResource:
+    """The Voucherify resource on its variables, read when a run starts (never at import time)."""
+    base_url, app_id, app_token = map(dg.EnvVar, config.REQUIRED["voucherify"])
+    return VoucherifyResource(base_url=base_url, app_id=app_id, app_token=app_token, **fields)
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources read from the environment when a run starts (never at import time)."""
     return {
-        "voucherify": VoucherifyResource(
-            base_url=dg.EnvVar("VOUCHERIFY_BASE_URL"),
-            app_id=dg.EnvVar("VOUCHERIFY_APP_ID"),
-            app_token=dg.EnvVar("VOUCHERIFY_APP_TOKEN"),
-        ),
+        "voucherify": voucherify_resource(),
         "warehouse": WarehouseResource(),  # reads WAREHOUSE_URL when a run starts
     }

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
-from promosync.connectors import catalog
+from promosync.connectors import catalog, config
 from promosync.pipelines.definitions import defs
 from promosync.pipelines.stream_options import option_fields
 
@@ -74,7 +73,7 @@ def instance() -> dg.DagsterInstance:
 
     Use it as a context manager: an instance left open keeps run objects alive until exit.
     """
-    if os.environ.get("DAGSTER_HOME"):
+    if config.dagster_home():
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 

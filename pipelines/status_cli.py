@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from datetime import UTC, datetime, timedelta
 
 import typer
-from promosync.connectors import health, preflight, reject_log
+from promosync.connectors import config, health, preflight, reject_log
 from promosync.connectors.database import display_url, missing_duckdb_file
 from promosync.connectors.http import ApiError, ConfigError
-from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import (
     DATABASE_ERRORS,
     Warehouse,
@@ -20,7 +18,6 @@ from promosync.connectors.warehouse import (
     warehouse_url,
 )
 
-VOUCHERIFY_ENV = ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN")
 EXIT_BUSY = 75  # EX_TEMPFAIL: another process holds the warehouse file; try again later
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -77,7 +74,7 @@ def _stale(
 def _materialized(streams: list[str]) -> dict[str, datetime]:
     """Each stream's latest materialization in the Dagster instance under DAGSTER_HOME, if set
     and readable (status reads the warehouse either way)."""
-    if not os.environ.get("DAGSTER_HOME"):
+    if not config.dagster_home():
         return {}
     import dagster as dg  # only here: without an instance, status stays quick
 
@@ -105,11 +102,10 @@ def _with_runs(states: list[health.StreamState]) -> list[health.StreamState]:
 
 def _api_reconciliation(store: Warehouse, tolerance: float) -> health.Finding | None:
     """Live customers against Voucherify's total, when its credentials are in the environment."""
-    if not all(os.environ.get(name) for name in VOUCHERIFY_ENV):
+    if config.missing(["voucherify"]):
         return None
-    base_url, app_id, app_token = (os.environ[name] for name in VOUCHERIFY_ENV)
-    try:
-        total = health.voucherify_customer_total(voucherify_client(base_url, app_id, app_token))
+    try:  # the settings the Dagster resource uses
+        total = health.voucherify_customer_total(config.voucherify().client())
     except ConfigError as error:  # a key no sync can use: the next run fails the same way
         summary = f"voucherify_customers: the configured credentials cannot be used: {error}"
         return health.Finding("credentials", "voucherify_customers", False, summary)

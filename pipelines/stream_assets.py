@@ -12,18 +12,18 @@ from promosync.connectors.stream import Stream, sync_function
 from promosync.pipelines.asset_policy import KINDS, RETRY
 from promosync.pipelines.pull_step import pull_step
 from promosync.pipelines.stream_options import arguments, config_class
+from promosync.pipelines.wiring import STANDALONE, Wiring
 
-WAREHOUSE = "warehouse"  # the resource key of the warehouse; a platform's API is its own key
 
-
-def pull_asset(stream: Stream) -> dg.AssetsDefinition:
+def pull_asset(stream: Stream, wiring: Wiring = STANDALONE) -> dg.AssetsDefinition:
     """The asset that runs `stream`'s sync function with the platform's client and the warehouse,
     in a pull step (start-of-run checks, progress, failures as one line)."""
     sync_function(stream)  # a stream without one fails here, when the definitions load
+    api_key = wiring.resource_keys.api(stream.platform)
 
     def run(context: dg.AssetExecutionContext, chosen: dict[str, Any]) -> dg.MaterializeResult:
-        api = getattr(context.resources, stream.platform)
-        warehouse = getattr(context.resources, WAREHOUSE)
+        api = getattr(context.resources, api_key)
+        warehouse = getattr(context.resources, wiring.warehouse)
         sync = sync_function(stream)  # the one registered now: a test may put a fake in
         full_refresh = chosen.get("full_refresh", False)  # its checks then refuse no cursor
         with pull_step(stream.name, warehouse, full_refresh=full_refresh) as step:
@@ -49,19 +49,23 @@ def pull_asset(stream: Stream) -> dg.AssetsDefinition:
             return run(context, {})
 
     return dg.asset(
-        name=stream.name,
-        group_name=stream.platform,
+        key=wiring.key(stream.name),
+        group_name=wiring.group(stream.platform),
         description=stream.description,
         kinds=KINDS,
         retry_policy=RETRY,
-        deps=list(stream.depends_on),
-        required_resource_keys={stream.platform, WAREHOUSE},
+        deps=[wiring.key(name) for name in stream.depends_on],
+        required_resource_keys={api_key, wiring.warehouse},
+        pool=wiring.pool,
     )(pull)
 
 
-def pull_assets(streams: Iterable[Stream] | None = None) -> list[dg.AssetsDefinition]:
+def pull_assets(
+    streams: Iterable[Stream] | None = None, wiring: Wiring = STANDALONE
+) -> list[dg.AssetsDefinition]:
     """The pull assets of `streams` (every declared stream by default)."""
-    return [pull_asset(stream) for stream in (catalog.STREAMS if streams is None else streams)]
+    chosen = catalog.STREAMS if streams is None else streams
+    return [pull_asset(stream, wiring) for stream in chosen]
 
 
 PULL_ASSETS = pull_assets()

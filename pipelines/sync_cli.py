@@ -4,14 +4,13 @@ table of what each stream did; a signal stops it at the next committed batch."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from promosync.connectors import stopping
+from promosync.connectors import config, stopping
 from promosync.connectors.database import display_url, is_ephemeral
 from promosync.connectors.warehouse import Warehouse, WarehouseError, warehouse_url
 from promosync.pipelines.progress import ProgressPrinter
@@ -20,10 +19,6 @@ from promosync.pipelines.status_cli import text_table
 if TYPE_CHECKING:  # the run module imports Dagster: only when a sync runs
     from promosync.pipelines.run import PullOutcome, StreamSummary
 
-REQUIRED_ENV = {
-    "voucherify": ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN"),
-    "talon_one": ("TALON_ONE_BASE_URL", "TALON_ONE_API_KEY"),
-}
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as a shell reports it
 Result = TypeVar("Result")
 
@@ -65,7 +60,7 @@ def sync(
         selection = resolve_only(only)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--only") from None
-    missing = [name for p in selection for name in REQUIRED_ENV[p] if not os.environ.get(name)]
+    missing = config.missing(selection)
     if missing:
         _err(f"Set {', '.join(missing)} in the environment first.")
         raise typer.Exit(2)

@@ -2,7 +2,8 @@
 
 Starts the sandbox as `make demo` does, then `dagster dev` (webserver and daemon) with the
 sandbox's URLs and credentials in its environment, `WAREHOUSE_URL` on .promosync/demo.duckdb
-and `DAGSTER_HOME` on .dagster/ (runs are kept there, private to the user). Prints the URL and
+and `DAGSTER_HOME` on .dagster/, where the top-level dagster.yaml is copied (runs are kept
+there, private to the user). Prints the URL and
 serves until Ctrl-C, which stops the UI and then the sandbox.
 """
 
@@ -24,6 +25,15 @@ REPO = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).with_name("dagster")
 START_SECONDS = 120
 STOP_SECONDS = 60
+
+
+def dagster_home() -> Path:
+    """.dagster/ with the repository's dagster.yaml in it (copied at each start, so an edit of
+    the top-level file takes effect on the next `make ui`)."""
+    home = REPO / ".dagster"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    return home
 
 
 def port_is_free(port: int) -> bool:
@@ -93,13 +103,14 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, interrupted)
 
+    home = dagster_home()
     sandbox, urls = start_sandbox(customers=args.customers)
     env = {
         **os.environ,
         **urls,
         **CREDENTIALS,
         "WAREHOUSE_URL": f"duckdb:///{WAREHOUSE_FILE}",
-        "DAGSTER_HOME": str(REPO / ".dagster"),
+        "DAGSTER_HOME": str(home),
     }
     url = f"http://127.0.0.1:{port}"
     # Its own session: Ctrl-C reaches `dagster dev` once, from here, and it shuts down cleanly.

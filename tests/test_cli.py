@@ -157,3 +157,33 @@ def test_bad_input_ends_quickly_with_a_clear_message_and_no_change(
     routes = voucherify_admin.get("/_sandbox/stats").json()["routes"]
     assert all(route["count"] == 1 for route in routes)  # nothing was retried
     assert _customers_in(env) == 0
+
+
+# Runs the CLI in a process where the sandbox extra's distributions cannot be imported.
+WITHOUT_SANDBOX_EXTRA = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class NotInstalled(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"starlette", "uvicorn", "sortedcontainers", "multipart"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NotInstalled())
+from promosync.pipelines.cli import app
+app(sys.argv[1:], prog_name="promosync")
+"""
+
+
+def test_sandbox_without_its_extra_says_how_to_install_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_SANDBOX_EXTRA, "sandbox", "--customers", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "pip install 'promosync[sandbox]'" in lines[0]

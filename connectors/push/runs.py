@@ -50,7 +50,7 @@ def recorded(
     audit.save_run(warehouse, report)
 
 
-def dry_run(report: PushReport, plan: Callable[[], None]) -> PushReport:
+def dry_run(report: PushReport, plan: Callable[[], object]) -> PushReport:
     """Run a dry run's `plan()`: nothing recorded; failed if the input could not be used."""
     try:
         plan()

@@ -11,17 +11,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from typing import Any
 
 import orjson
-from promosync.connectors import stopping
 from promosync.connectors.http import ApiClient, ApiError
 from promosync.connectors.locks import warehouse_lock
 from promosync.connectors.push import audit, runs
 from promosync.connectors.push.audit import PushReport, RowResult
-from promosync.connectors.push.intake import Source, report_rejections, take_in
+from promosync.connectors.push.intake import Source
 from promosync.connectors.push.jobs import outcome_of
+from promosync.connectors.push.loop import Plan, Refuse, plan_and_send
 from promosync.connectors.push.spool import Spool, Spooled
 from promosync.connectors.push.validate import RowProblem, json_object, required_text
 from promosync.connectors.talon_one.client import TalonOne
@@ -99,38 +101,48 @@ def _isolating(send: Send, rows: list[Spooled]) -> tuple[list[Spooled], list[Row
     return sent_a + sent_b, results_a + results_b
 
 
-def _batches(spool: Spool) -> Iterator[list[Spooled]]:
-    rows = spool.rows()
-    while batch := list(islice(rows, MAX_PER_REQUEST)):
-        yield batch
+@dataclass(frozen=True)
+class Rows:
+    """One request's rows (at most 1,000) and its endpoint as shown."""
+
+    endpoint: str
+    rows: list[Spooled]
+
+    def describe(self, sequence: int) -> str:
+        keys = ", ".join(row.key for row in self.rows[:3])
+        more = f", … {self.rows[-1].key}" if len(self.rows) > 3 else ""
+        return f"batch {sequence}: {self.endpoint} — {len(self.rows)} rows — {keys}{more}"
 
 
-def _describe(number: int, endpoint: str, batch: list[Spooled]) -> str:
-    keys = ", ".join(row.key for row in batch[:3])
-    return f"batch {number}: {endpoint} — {len(batch)} rows — {keys}" + (
-        f", … {batch[-1].key}" if len(batch) > 3 else ""
-    )
+def _planner(endpoint: str) -> Plan[Rows]:
+    """Batches of the spooled rows, 1,000 a request (no row is too big to go alone)."""
+
+    def plan(spool: Spool, refuse: Refuse) -> Iterator[Rows]:
+        rows = spool.rows()
+        while batch := list(islice(rows, MAX_PER_REQUEST)):
+            yield Rows(endpoint, batch)
+
+    return plan
 
 
-def _send_all(
-    warehouse: Warehouse, report: PushReport, spool: Spool, send: Send, endpoint: str
-) -> None:
-    """Send the spooled rows 1,000 a request; save each request's hashes right after its 2xx."""
-    report_rejections(warehouse, report, spool)
-    report.rows_failed = report.rows_invalid
-    for number, batch in enumerate(_batches(spool), start=1):
-        stopping.check()  # between requests: every earlier one is confirmed and recorded
-        report.batches.append(_describe(number, endpoint, batch))
-        arrived, results = _isolating(send, batch)
+def _sender(warehouse: Warehouse, report: PushReport, send: Send) -> Callable[..., bool]:
+    """How one batch goes: sent (halves retried alone on a refusal of their content), each
+    request's hashes saved right after its 2xx, its rows' results recorded."""
+
+    def send_batch(spool: Spool, sequence: int, batch: Rows) -> bool:
+        arrived, results = _isolating(send, batch.rows)
         audit.save_hashes(warehouse, DESTINATION, report.operation, report.run_id,
                           [(row.key, row.hash) for row in arrived])  # fmt: skip
         report.rows_sent += len(arrived)
         refusals = [r for r in results if r.status == "rejected"]
         report.rows_failed += len(refusals)
         report.note(refusals)
-        audit.record_results(warehouse, report, results, f"{report.run_id}:{number}")
+        audit.record_results(warehouse, report, results, f"{report.run_id}:{sequence}")
         log.info("talon_one %s: request %d sent, %d of %d rows arrived", report.operation,
-                 number, len(arrived), len(batch))  # fmt: skip
+                 sequence, len(arrived), len(batch.rows))  # fmt: skip
+        return True
+
+    return send_batch
 
 
 def _push(
@@ -145,19 +157,7 @@ def _push(
     """Read, check and send the rows of `source`, `send` = (endpoint as shown, how to send)."""
     endpoint, sender = send
     source.check()
-
-    def plan() -> None:
-        with Spool() as spool:
-            if take_in(warehouse, spool, report, source, in_flight=False):
-                report_rejections(None, report, spool)
-                for number, batch in enumerate(_batches(spool), start=1):
-                    stopping.check()
-                    report.batches.append(_describe(number, endpoint, batch))
-
-    def work() -> None:
-        with Spool() as spool:
-            if take_in(warehouse, spool, report, source, in_flight=False):
-                _send_all(warehouse, report, spool, sender, endpoint)
+    plan = partial(plan_and_send, warehouse, report, source, _planner(endpoint), in_flight=False)
 
     def outcome() -> str:
         if report.stopped_by or report.error:
@@ -169,7 +169,9 @@ def _push(
     with warehouse_lock(
         warehouse, runs.lock_name(DESTINATION, report.operation), lock_wait_seconds
     ):
-        runs.recorded(client, warehouse, report, work, outcome)
+        runs.recorded(
+            client, warehouse, report, partial(plan, _sender(warehouse, report, sender)), outcome
+        )
     return report
 
 

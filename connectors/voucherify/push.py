@@ -16,35 +16,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from promosync.connectors import stopping
 from promosync.connectors.http import ApiClient, ApiError, UncertainOutcome
 from promosync.connectors.locks import warehouse_lock
 from promosync.connectors.push import audit, jobs, runs
-from promosync.connectors.push.async_actions import (
+from promosync.connectors.push.audit import PushReport, RowResult
+from promosync.connectors.push.intake import Source
+from promosync.connectors.push.loop import plan_and_send
+from promosync.connectors.push.spool import Spool
+from promosync.connectors.push.validate import Build
+from promosync.connectors.voucherify.async_actions import (
     DEFAULT_BACKOFF,
     Backoff,
     poll_actions,
     recover_intents,
 )
-from promosync.connectors.push.audit import PushReport, RowResult
-from promosync.connectors.push.customers import csv_import_row, customer_row, metadata_row
-from promosync.connectors.push.intake import Source, report_invalid, report_rejections, take_in
-from promosync.connectors.push.ledger import finisher, record_lost, settle
-from promosync.connectors.push.plans import (
+from promosync.connectors.voucherify.customer_rows import csv_import_row, customer_row, metadata_row
+from promosync.connectors.voucherify.ledger import finisher, record_lost, settle
+from promosync.connectors.voucherify.plans import (
     Batch,
     Planner,
     csv_batches,
     customers_batches,
     metadata_batches,
 )
-from promosync.connectors.push.spool import Spool
-from promosync.connectors.push.validate import Build
 from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -128,53 +127,40 @@ def _send(client: ApiClient, warehouse: Warehouse, job: jobs.Job, batch: Batch) 
     raise uncertain
 
 
-def _send_all(
-    client: ApiClient, warehouse: Warehouse, report: PushReport, spool: Spool, plan: Planner
-) -> None:
-    """Send each batch between its intent and its recorded id; stop at the first refusal."""
-    for sequence, batch in enumerate(plan(spool, _refuser(warehouse, report)), start=1):
-        stopping.check()  # before the intent: this batch is neither recorded nor sent
-        report.batches.append(batch.describe(sequence))
-        job = jobs.Job(
-            f"{report.run_id}:{sequence}", report.run_id, DESTINATION, report.operation,
-            f"POST {batch.path}", batch.action_type, sequence, len(batch.numbers),
-            len(batch.body),
-        )  # fmt: skip
-        with warehouse_lock(warehouse, LEDGER_LOCK, LEDGER_WAIT):
-            jobs.record_intent(warehouse, job, spool.changes(batch.numbers))
-            try:
-                job.async_action_id = _send(client, warehouse, job, batch)
-            except ApiError as error:
-                jobs.close_job(job, "failed")
-                jobs.save_job(warehouse, job)
-                start = 1
-                for chunk in spool.changes(batch.numbers):
-                    results = [RowResult(c.number, c.key, "rejected", str(error)) for c in chunk]
-                    start += audit.record_results(warehouse, report, results, job.job_id, start)
-                    report.note(results)
-                report.error = str(error)
-                return
-            job.status, job.sent_at = "sent", audit.utc_now()
+def _send_batch(
+    client: ApiClient,
+    warehouse: Warehouse,
+    report: PushReport,
+    spool: Spool,
+    sequence: int,
+    batch: Batch,
+) -> bool:
+    """Send one batch between its intent and its recorded id; False at a refusal (recorded)."""
+    job = jobs.Job(
+        f"{report.run_id}:{sequence}", report.run_id, DESTINATION, report.operation,
+        f"POST {batch.path}", batch.action_type, sequence, len(batch.numbers), len(batch.body),
+    )  # fmt: skip
+    with warehouse_lock(warehouse, LEDGER_LOCK, LEDGER_WAIT):
+        jobs.record_intent(warehouse, job, spool.changes(batch.numbers))
+        try:
+            job.async_action_id = _send(client, warehouse, job, batch)
+        except ApiError as error:
+            jobs.close_job(job, "failed")
             jobs.save_job(warehouse, job)
-        report.rows_sent += len(batch.numbers)
-        report.async_action_ids.append(job.async_action_id)
-        log.info("voucherify %s: request %d sent (%d rows), async action %s recorded",
-                 report.operation, sequence, len(batch.numbers), job.async_action_id)  # fmt: skip
-
-
-def _refuser(warehouse: Warehouse | None, report: PushReport) -> Callable[[RowResult], None]:
-    """How a planner refuses a row too big to send: counted, and recorded unless a dry run."""
-    return lambda result: report_invalid(warehouse, report, [result])
-
-
-def _dry_run(warehouse: Warehouse, report: PushReport, spec: Operation, source: Source) -> None:
-    """Read, check and batch the rows; describe each request; send and write nothing."""
-    with Spool() as spool:
-        if take_in(warehouse, spool, report, source, in_flight=True):
-            report_rejections(None, report, spool)
-            for number, batch in enumerate(spec.plan(spool, _refuser(None, report)), start=1):
-                stopping.check()
-                report.batches.append(batch.describe(number))
+            start = 1
+            for chunk in spool.changes(batch.numbers):
+                results = [RowResult(c.number, c.key, "rejected", str(error)) for c in chunk]
+                start += audit.record_results(warehouse, report, results, job.job_id, start)
+                report.note(results)
+            report.error = str(error)
+            return False
+        job.status, job.sent_at = "sent", audit.utc_now()
+        jobs.save_job(warehouse, job)
+    report.rows_sent += len(batch.numbers)
+    report.async_action_ids.append(job.async_action_id)
+    log.info("voucherify %s: request %d sent (%d rows), async action %s recorded",
+             report.operation, sequence, len(batch.numbers), job.async_action_id)  # fmt: skip
+    return True
 
 
 def _push(
@@ -191,11 +177,9 @@ def _push(
     if send is None:
         return
     spec, source = send
-    with Spool() as spool:
-        if not take_in(warehouse, spool, report, source, in_flight=True):
-            return
-        report_rejections(warehouse, report, spool)
-        _send_all(client, warehouse, report, spool, spec.plan)
+    one = partial(_send_batch, client, warehouse, report)
+    if not plan_and_send(warehouse, report, source, spec.plan, one, in_flight=True):
+        return
     own = [job for job in jobs.run_jobs(warehouse, report.run_id) if job.status == "sent"]
     poll_actions(client, own, deadline, finisher(warehouse, report), backoff)
 
@@ -235,7 +219,8 @@ def push(
     report = PushReport(DESTINATION, operation, label, forced=force)
     deadline = time.monotonic() + deadline_seconds
     if dry_run:
-        return runs.dry_run(report, partial(_dry_run, warehouse, report, spec, source))
+        plan = partial(plan_and_send, warehouse, report, source, spec.plan, in_flight=True)
+        return runs.dry_run(report, plan)
     send = None if resume_only else (spec, source)
     with warehouse_lock(warehouse, runs.lock_name(DESTINATION, operation), lock_wait_seconds):
         work = partial(_push, client, warehouse, report, operation, send, deadline, backoff)

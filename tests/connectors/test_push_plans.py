@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 import pytest
-from promosync.connectors.push import plans
 from promosync.connectors.push.batching import pack
 from promosync.connectors.push.hashing import content_hash, json_bytes
 from promosync.connectors.push.spool import Spool
 from promosync.connectors.push.validate import Prepared
+from promosync.connectors.voucherify import plans
 
 LIMIT = 3000
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from promosync.connectors.cursor import parse_instant
 from promosync.connectors.http import UnexpectedAnswer
-from promosync.connectors.push import async_actions, jobs
-from promosync.connectors.push import customers as customer_fields
-from promosync.connectors.push.async_actions import list_actions_since
-from promosync.connectors.voucherify import push
+from promosync.connectors.push import jobs
+from promosync.connectors.voucherify import async_actions, push
+from promosync.connectors.voucherify import customer_rows as customer_fields
+from promosync.connectors.voucherify.async_actions import list_actions_since
 
 from tests.connectors.fakes import FakeApi
 from tests.connectors.test_push_voucherify import insert, truth

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 import sqlalchemy as sa
-from promosync.connectors.push import customers as customer_fields
 from promosync.connectors.push import jobs
+from promosync.connectors.voucherify import customer_rows as customer_fields
 from promosync.connectors.voucherify import push, sync
 
 

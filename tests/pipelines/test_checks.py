@@ -11,9 +11,9 @@ from promosync.connectors.voucherify import sync
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse
 from promosync.pipelines.checks import ASSET_CHECKS
+from promosync.pipelines.definitions import EXTRA_JOBS
 from promosync.pipelines.push_assets import PUSH_ASSETS
 from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
-from promosync.pipelines.schedules import EXTRA_JOBS
 from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
 from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 

@@ -9,16 +9,18 @@ import dagster as dg
 import pytest
 from promosync.connectors.secrets import scrub
 from promosync.pipelines.checks import ASSET_CHECKS
-from promosync.pipelines.definitions import talon_one_pull, voucherify_pull, voucherify_reconcile
-from promosync.pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
-from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
-from promosync.pipelines.schedules import (
+from promosync.pipelines.definitions import (
     EXTRA_JOBS,
     SCHEDULES,
     SENSORS,
-    failure_summary,
     promosync_run_failures,
+    talon_one_pull,
+    voucherify_pull,
+    voucherify_reconcile,
 )
+from promosync.pipelines.push_assets import PUSH_ASSETS, PUSH_JOBS, PUSH_SENSORS
+from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
+from promosync.pipelines.schedules import failure_summary
 from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
 from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 

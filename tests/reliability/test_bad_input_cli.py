@@ -293,7 +293,7 @@ def test_dagster_storage_lives_under_dagster_home_and_is_private(sandbox, tmp_pa
     home, elsewhere = tmp_path / "home", tmp_path / "cwd"
     home.mkdir()
     elsewhere.mkdir()
-    (home / "dagster.yaml").write_text((REPO / ".dagster" / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     monkeypatch.chdir(elsewhere)  # the instance config's paths once resolved against this
     previous = os.umask(0o022)  # the usual umask: world-readable unless promosync says no
     try:

@@ -40,7 +40,7 @@ class DagsterUI:
 
 def instance_yaml(home: Path) -> str:
     """The repo's dagster.yaml with every storage directory moved under `home`."""
-    config = yaml.safe_load((REPO / ".dagster" / "dagster.yaml").read_text())
+    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
 
     def relocate(node: Any) -> Any:
         if isinstance(node, dict):

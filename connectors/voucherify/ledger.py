@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from promosync.connectors.push import audit, jobs
-from promosync.connectors.push.async_actions import ActionRows, ended
 from promosync.connectors.push.audit import PushReport, RowResult
+from promosync.connectors.voucherify.async_actions import ActionRows, ended
 from promosync.connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)

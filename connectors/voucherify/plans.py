@@ -16,8 +16,8 @@ import orjson
 from promosync.connectors import stopping
 from promosync.connectors.push.audit import RowResult
 from promosync.connectors.push.batching import MAX_BODY_BYTES, pack
-from promosync.connectors.push.customers import csv_columns, csv_header, csv_record
 from promosync.connectors.push.spool import Spool, Spooled
+from promosync.connectors.voucherify.customer_rows import csv_columns, csv_header, csv_record
 
 METADATA = ("/v1/customers/metadata/async", "CUSTOMERS.METADATA_UPDATE")
 BULK = ("/v1/customers/bulk/async", "CUSTOMERS.BULK_UPDATE")
