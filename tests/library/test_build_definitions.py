@@ -8,7 +8,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 import yaml
-from promosync.connectors import catalog
+from promosync.connectors import catalog, config
+from promosync.connectors.budget import BudgetSettings
+from promosync.connectors.errors import ConfigError
 from promosync.pipelines.component import PromosyncComponent, PromosyncScaffolder
 
 from promosync import PromosyncTranslator, ResourceKeys, build_definitions
@@ -148,3 +150,23 @@ def test_dg_scaffold_writes_a_defs_yaml_that_loads(tmp_path) -> None:
     defs = PromosyncComponent(**written["attributes"]).build_defs(None)
     assert {key.path[0] for key in defs.resolve_all_asset_keys()} == {"promosync"}
     dg.Definitions.validate_loadable(defs)
+
+
+def test_a_components_budget_reaches_the_voucherify_resource(monkeypatch) -> None:
+    for name, value in zip(
+        config.REQUIRED["voucherify"], ("https://api.voucherify.io", "a", "t"), strict=True
+    ):
+        monkeypatch.setenv(name, value)
+
+    def budget_of(defs: dg.Definitions) -> BudgetSettings:
+        resource = defs.resources["promosync_voucherify"]
+        return resource.process_config_and_initialize().budget_settings()
+
+    budget = budget_of(
+        PromosyncComponent(budget={"plan": "business", "share": 0.3}).build_defs(None)
+    )
+    assert (budget.limits.per_cycle, budget.share) == (100_000, 0.3)
+    with pytest.raises(
+        ConfigError, match=r"PROMOSYNC_VOUCHERIFY_SHARE \(resource field budget.share\)"
+    ):
+        budget_of(build_definitions(budget={"share": 2}))
