@@ -14,12 +14,16 @@ import hashlib
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from promosync.connectors.budget import BudgetSettings
+from promosync.connectors.database import is_ephemeral, resolve_url
 from promosync.connectors.errors import BudgetSpent
 from promosync.connectors.warehouse import Warehouse
 
@@ -72,6 +76,35 @@ def run_spent(warehouse: Warehouse, account: str, cycle_start: datetime, run_id:
     return int(warehouse.query(sql, params)[0]["n"])
 
 
+def keeps_ledger(warehouse: Warehouse) -> bool:
+    """Whether `warehouse` outlives the run (an in-memory one has no ledger to share)."""
+    return not is_ephemeral(resolve_url(warehouse.url, allow_ephemeral=True))
+
+
+@contextmanager
+def counted(
+    client: Any,
+    warehouse: Warehouse,
+    settings: BudgetSettings,
+    account: str,
+    stream: str,
+    run_id: str | None = None,
+) -> Iterator[None]:
+    """Count every request `client` sends meanwhile in the ledger, unbounded: a push or a check
+    is the user's own business, so it is never cut off by the pulls' allowance, but the pulls'
+    allowances see what it spent (and the vendor's own cycle block still stops it)."""
+    if not keeps_ledger(warehouse):
+        yield
+        return
+    spending = Spending(warehouse, settings, account, stream, run_id or new_run_id(), bounded=False)
+    client.spending = spending
+    try:
+        yield
+    finally:
+        client.spending = None
+        spending.settle(final=True)
+
+
 @dataclass
 class Spending:
     """What one stream's run may send to one budgeted account, and what it sent.
@@ -87,6 +120,7 @@ class Spending:
     stream: str
     run_id: str
     first_load: bool = False
+    bounded: bool = True  # False: counted only (a push, a check), no allowance or cap
     now: datetime | None = None
     block: int = BLOCK
     cycle_start: datetime = field(init=False)
@@ -107,6 +141,8 @@ class Spending:
         run_allowance = self.settings.allowance(others, now, self.first_load)
         self.allowance = None if run_allowance is None else max(0, run_allowance - mine)
         self.cap = self.settings.cap(self.first_load)
+        if not self.bounded:
+            self.allowance = self.cap = None
         self.spent_before = others + mine
 
     def spend_one(self) -> None:

@@ -10,9 +10,8 @@ from typing import Any, TypeVar
 
 import dagster as dg
 from promosync.connectors import preflight
-from promosync.connectors.database import is_ephemeral, resolve_url
 from promosync.connectors.report import SyncReport
-from promosync.connectors.spending import Spending
+from promosync.connectors.spending import Spending, keeps_ledger
 from promosync.connectors.warehouse import BatchResult, Warehouse
 from promosync.pipelines import progress
 from promosync.pipelines.asset_policy import fatal_errors, report_metadata
@@ -39,7 +38,7 @@ class PullStep:
         is reserved in the request ledger before it is sent, never past this run's allowance
         (a first load or a backfill has its own share)."""
         settings = getattr(api, "budget_settings", None)
-        if settings is None or is_ephemeral(resolve_url(self.store.url, allow_ephemeral=True)):
+        if settings is None or not keeps_ledger(self.store):
             return client  # an in-memory warehouse ends with the run: no ledger to share
         self.spending = Spending(
             self.store, settings(), api.account(), self.stream, run_id, first_load

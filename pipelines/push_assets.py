@@ -12,6 +12,7 @@ import dagster as dg
 from promosync.connectors.push.audit import PushReport
 from promosync.connectors.push.jobs import open_jobs
 from promosync.connectors.push.runs import DEFAULT_LOCK_WAIT
+from promosync.connectors.spending import counted
 from promosync.connectors.talon_one import push as talon_one_push
 from promosync.connectors.voucherify import push as voucherify_push
 from promosync.pipelines.asset_policy import KINDS, fatal_errors
@@ -128,9 +129,15 @@ def voucherify_push_asset(operation: str, wiring: Wiring = STANDALONE) -> dg.Ass
         context: dg.AssetExecutionContext, config: VoucherifyPushConfig
     ) -> dg.MaterializeResult:
         voucherify, warehouse = _resources(context, wiring, "voucherify")
-        with fatal_errors(), warehouse.warehouse() as store:
+        settings, stream = voucherify.settings(), f"voucherify_push_{operation}"
+        client = settings.client()
+        with (
+            fatal_errors(),
+            warehouse.warehouse() as store,
+            counted(client, store, settings.budget, settings.account(), stream, context.run.run_id),
+        ):
             report = voucherify_push.push(
-                voucherify.client(), store, operation,
+                client, store, operation,
                 query=config.query or None, file=config.file or None, force=config.force,
                 dry_run=config.dry_run, resume_only=config.resume_only,
                 deadline_seconds=config.deadline_seconds,

@@ -115,15 +115,19 @@ def _run(
 
 
 def _voucherify(operation: str, query, file, dry_run, force, deadline, lock_wait) -> None:
+    from promosync.connectors.spending import counted
     from promosync.connectors.voucherify.push import push
 
     _require("voucherify")
 
     def run(store: Warehouse) -> PushReport:
-        client = config.voucherify().client()  # the settings the Dagster resource uses
-        return push(client, store, operation, query=query, file=file, force=force,
-                    dry_run=dry_run, deadline_seconds=deadline,
-                    lock_wait_seconds=lock_wait)  # fmt: skip
+        settings = config.voucherify()  # the settings the Dagster resource uses
+        client = settings.client()
+        stream = f"voucherify_push_{operation}"
+        with counted(client, store, settings.budget, settings.account(), stream):
+            return push(client, store, operation, query=query, file=file, force=force,
+                        dry_run=dry_run, deadline_seconds=deadline,
+                        lock_wait_seconds=lock_wait)  # fmt: skip
 
     _run(run, query, file, lock_wait)
 

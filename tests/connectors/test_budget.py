@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from promosync.connectors import visits
 from promosync.connectors.budget import BudgetSettings, hour_seconds
+from promosync.connectors.errors import BudgetSpent
 from promosync.connectors.http import ConfigError, CycleBlocked, RateLimiter
 from promosync.connectors.ratelimit import MAX_BLOCK
 from promosync.connectors.spending import BLOCK, Spending, account_of, cycle_spent
@@ -306,3 +307,34 @@ def test_two_talon_one_syncs_sharing_one_key_share_its_pace(sandbox, warehouse, 
     counts = [answers.get(timeout=5) for _ in processes]
     assert all(requests > 0 for requests, _ in counts)
     assert [limited for _, limited in counts] == [0, 0], counts
+
+
+def test_a_push_is_counted_in_the_ledger_but_not_cut_off_by_the_pulls_allowance(
+    sandbox, client, warehouse, voucherify_admin, tmp_path, monkeypatch
+):
+    from promosync.pipelines.cli import app
+    from typer.testing import CliRunner
+
+    from tests.reliability.pushing import metadata_file, push_env
+
+    # The pulls' whole share is spent: a push still goes (it is the user's own business), and
+    # what it sends counts in the cycle the next pulls plan from.
+    budgeted(client, warehouse, "voucherify_customers", BudgetSettings(requests_per_cycle=10))
+    with pytest.raises(BudgetSpent):
+        for _ in range(20):
+            client.get_json("/v1/customers", params={"limit": 1})
+    client.spending.settle(final=True)
+    env = {**push_env(sandbox, warehouse.url), "PROMOSYNC_VOUCHERIFY_REQUESTS_PER_CYCLE": "10"}
+    before, pulled = served(voucherify_admin), ledger(warehouse)
+    upload = metadata_file(tmp_path / "m.csv", [f"source_{n}" for n in range(1, 6)])
+
+    result = CliRunner().invoke(app, ["push", "metadata", "--file", str(upload)], env=env)
+
+    assert result.exit_code == 0, result.output
+    sent = served(voucherify_admin) - before
+    assert sent >= 2  # the bulk request and its poll
+    pushed = warehouse.query(
+        "SELECT requests, reserved FROM request_ledger WHERE stream = 'voucherify_push_metadata'"
+    )
+    assert pushed == [{"requests": sent, "reserved": 0}]
+    assert ledger(warehouse) == pulled + sent
