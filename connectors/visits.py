@@ -15,12 +15,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from promosync.connectors.cursor import format_instant, parse_instant
 from promosync.connectors.warehouse import TableRows, Warehouse
 
 TABLE = "visit_queue"
 KEY = ("stream", "entity_id")
-# The rolling sweep's pace mark: the row (`<stream>:sweep`, '') whose verified_at is the instant
-# the sweep has taken its share up to; a row of its own, so no count of the stream's sees it.
+# The rolling sweep's pace mark, the instant it has taken its share up to: a cursor in sync_state
+# under the stream's name and this suffix, out of the way of the stream's own cursors.
 SWEEP_MARK = ":sweep"
 SWEEP = "sweep"  # the reason of a visit the rolling sweep owes
 
@@ -82,10 +83,12 @@ def merged(
     return sorted(oldest, key=lambda entity: (oldest[entity], entity))
 
 
-def deferred(warehouse: Warehouse, stream: str) -> int:
-    """How many entities `stream` still owes a visit."""
+def deferred(warehouse: Warehouse, stream: str, but: str | None = None) -> int:
+    """How many entities `stream` still owes a visit (leaving out those owed for reason `but`)."""
     sql = f"SELECT count(*) AS n FROM {TABLE} WHERE stream = :stream AND owed_since IS NOT NULL"
-    return int(warehouse.query(sql, {"stream": stream})[0]["n"])
+    if but is not None:
+        sql += " AND reason <> :but"
+    return int(warehouse.query(sql, {"stream": stream, "but": but})[0]["n"])
 
 
 def done_rows(stream: str, entities: Sequence[str], at: datetime | None = None) -> TableRows:
@@ -146,12 +149,9 @@ def sweep(
     """The live `parent` rows (by `id`) that `stream` verified least recently (never verified
     first), not owed a visit already nor in `skip` (visited anyway), as many as `sweep_slice`
     allows now."""
-    rows = warehouse.query(
-        f"SELECT verified_at FROM {TABLE} WHERE stream = :stream AND entity_id = ''",
-        {"stream": stream + SWEEP_MARK},
-    )
+    saved = warehouse.read_cursor(stream + SWEEP_MARK)
     live = warehouse.query(f'SELECT count(*) AS n FROM "{parent}" WHERE _deleted_at IS NULL')
-    taken, mark = sweep_slice(live[0]["n"], rows[0]["verified_at"] if rows else None, now, period)
+    taken, mark = sweep_slice(live[0]["n"], parse_instant(saved) if saved else None, now, period)
     skipped = set(skip)
     picked: list[tuple[str, datetime]] = []
     if taken:
@@ -164,6 +164,6 @@ def sweep(
             {"stream": stream},
         )
         picked = [(row["id"], now) for row in found if row["id"] not in skipped][:taken]
-    marked = {"stream": stream + SWEEP_MARK, "entity_id": "", "owed_since": None,
-              "reason": None, "enqueued_at": None, "verified_at": mark}  # fmt: skip
-    return Sweep(picked, (TABLE, KEY, [marked]))
+    marked = {"stream": stream + SWEEP_MARK, "partition_key": "",
+              "cursor_value": format_instant(mark), "updated_at": now}  # fmt: skip
+    return Sweep(picked, ("sync_state", ("stream", "partition_key"), [marked]))

@@ -16,8 +16,9 @@ from promosync.connectors.http import ApiClient, ConfigError
 from promosync.connectors.report import SyncReport, measured
 from promosync.connectors.stream import Stream, pulls
 from promosync.connectors.voucherify import client as api
+from promosync.connectors.voucherify import signals
 from promosync.connectors.voucherify.customer_reads import read_customers
-from promosync.connectors.voucherify.export_ids import exported_ids, reconcile_path
+from promosync.connectors.voucherify.export_ids import exported_digests, reconcile_path
 from promosync.connectors.voucherify.exports import ExportFailed
 from promosync.connectors.voucherify.loyalty_exports import read_campaign
 from promosync.connectors.voucherify.segments import fetch_segments, sync_from_events
@@ -61,7 +62,9 @@ def sync_customers(
         else:
             after = None if full_refresh else report.cursor_before
             before = format_instant(started)
-        writer = StreamWriter(CUSTOMERS, warehouse, report, started)
+        writer = StreamWriter(
+            CUSTOMERS, warehouse, report, started, signals.watch(warehouse, report)
+        )
         partition = WHOLE_STREAM if window is None else None
         cursor = read_customers(client, writer, partition, after, before, path)
         if partition is not None and cursor is not None:
@@ -74,9 +77,10 @@ def reconcile_customers(
     client: ApiClient, warehouse: Warehouse, *, path: str = "auto"
 ) -> SyncReport:
     """Read every customer id and stamp `_deleted_at` on warehouse rows the API no longer has,
-    and on the segment and activity rows of those customers (whose cursors go too).
+    and on the segment and activity rows of those customers (whose cursors go too); customers
+    whose counters' digest changed (connectors/voucherify/signals.py) are owed an activity visit.
 
-    The ids come from an export of one field (a handful of requests at any size); the list
+    The ids and counters come from an export (a handful of requests at any size); the list
     walk (a request per 100) is the fallback, or the `path="list"` choice.
     """
     started = signpost()
@@ -87,18 +91,22 @@ def reconcile_customers(
         choice = reconcile_path(warehouse, path)
         report.mode, report.mode_reason = choice.mode, choice.reason
         report.other_path_requests = choice.other_requests
-        present = None
+        digests = None
         if choice.mode == "export":
             try:
-                present = exported_ids(client, warehouse)
+                digests = exported_digests(client, warehouse)
             except ExportFailed as error:
                 log.warning(
                     "%s: ids by export failed (%s); walking the list", CUSTOMERS.name, error
                 )
                 report.mode, report.mode_reason = "list", f"export failed ({error})"
-        if present is None:
-            present = [r["id"] for page in api.customers(client, None, horizon) for r in page]
-        report.deleted = warehouse.mark_deleted(CUSTOMERS.name, "id", present, datetime.now(UTC))
+        if digests is None:
+            pages = api.customers(client, None, horizon)
+            digests = {r["id"]: signals.record_digest(r) for page in pages for r in page}
+        report.deleted = warehouse.mark_deleted(
+            CUSTOMERS.name, "id", list(digests), datetime.now(UTC)
+        )
+        report.signals = signals.compare(warehouse, digests)
         cascaded = [
             warehouse.mark_children_deleted(child.name, "customer_id", CUSTOMERS.name, CHILDREN)
             for child in (SEGMENTS, ACTIVITIES)
@@ -171,7 +179,8 @@ def _per_customer(
     everyone = full_sweep or full_refresh
     changes, watermark = changed_since(warehouse, CUSTOMERS, stream, everyone)
     reason = "full refresh" if full_refresh else "full sweep" if full_sweep else "changed"
-    resumed = visits.deferred(warehouse, stream.name)  # left by a run cut off before this one
+    # Left by a run cut off before this one (not owed by a customers read's change signals).
+    resumed = visits.deferred(warehouse, stream.name, but=signals.REASON)
     first = warehouse.read_cursor(stream.name) is None  # a first load visits everyone anyway
     skip = () if everyone or first else [entity for entity, _ in changes]
     swept = visits.sweep(warehouse, stream.name, CUSTOMERS.name, period, now, skip)
