@@ -32,8 +32,9 @@ voucherify_full_sweep = dg.define_asset_job(
         }
     },
     executor_def=dg.in_process_executor,
-    description="Pull customers, then visit every customer's activity and segments"
-    " (catches events that did not touch a customer's updated_at).",
+    description="Pull customers, then visit every customer's activity and read its segments, at"
+    " once (by hand: the hourly pull's rolling sweep re-verifies every customer within"
+    " PROMOSYNC_VOUCHERIFY_SWEEP_DAYS without a burst).",
 )
 
 promosync_checks = dg.define_asset_job(
@@ -70,10 +71,6 @@ SCHEDULES = [
     _stopped(
         "voucherify_reconcile_nightly", "voucherify_reconcile", "30 3 * * *",
         "Mark deleted Voucherify customers, nightly at 03:30 UTC.",
-    ),
-    _stopped(
-        "voucherify_full_sweep_weekly", voucherify_full_sweep, "40 4 * * 0",
-        "Full sweep of every customer's activity and segments, Sundays at 04:40 UTC.",
     ),
     _stopped(
         "voucherify_push_daily", "voucherify_push", "0 6 * * *",
