@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from promosync.connectors.batches import StreamWriter
-from promosync.connectors.cursor import WHOLE_STREAM, format_instant, parse_instant
+from promosync.connectors.cursor import WHOLE_STREAM, parse_instant
 from promosync.connectors.fan_out import MeteredClient, fan_out
 from promosync.connectors.http import ApiClient, ApiError
 from promosync.connectors.report import SyncReport
@@ -58,8 +58,8 @@ def derived(events: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any
 
 
 def _visited(warehouse: Any, since: datetime | None) -> list[tuple[str, datetime]]:
-    """Live customers whose activity visit committed at or after `since` (all: None), with the
-    instant it did."""
+    """Live customers whose activity visit committed after `since` (all: None), with the instant
+    it did (a batch's visits share one, stamped as it commits, in order)."""
     sql = (
         f"SELECT q.entity_id AS id, q.verified_at AS at FROM {QUEUE} q"
         f" JOIN {CUSTOMERS.name} c ON c.id = q.entity_id AND c._deleted_at IS NULL"
@@ -67,7 +67,7 @@ def _visited(warehouse: Any, since: datetime | None) -> list[tuple[str, datetime
     )
     params: dict[str, Any] = {"stream": ACTIVITIES.name}
     if since is not None:
-        sql += " AND q.verified_at >= :since"
+        sql += " AND q.verified_at > :since"
         params["since"] = since
     rows = warehouse.query(sql + " ORDER BY q.entity_id", params)
     return [(row["id"], row["at"]) for row in rows]
@@ -83,7 +83,7 @@ def _events(warehouse: Any, since: datetime | None) -> list[dict[str, Any]]:
     )
     params: dict[str, Any] = {"stream": ACTIVITIES.name}
     if since is not None:
-        sql += " AND q.verified_at >= :since"
+        sql += " AND q.verified_at > :since"
         params["since"] = since
     return warehouse.query(sql + " ORDER BY a.customer_id, a.created_at, a.id", params)
 
@@ -123,7 +123,8 @@ def sync_from_events(
     visited = _visited(warehouse, since)
     customers = [customer for customer, _ in visited]
     newest = max((at for _, at in visited), default=None)
-    after = format_instant(newest) if newest is not None else cursor
+    # Microseconds kept: the next run derives the visits after this one's last, none again.
+    after = newest.astimezone(UTC).isoformat() if newest is not None else cursor
     known = derived(_events(warehouse, since))
     sample = random.sample(customers, min(SAMPLE, len(customers)))
     report.entities = len(customers)

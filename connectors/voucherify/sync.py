@@ -175,7 +175,7 @@ def _per_customer(
     not meet again."""
     if full_refresh:
         warehouse.reset_cursors(stream.name)
-    now = now or datetime.now(UTC)
+    clock = now or datetime.now(UTC)  # `now`: a simulated clock (tests, bench) stamps visits too
     everyone = full_sweep or full_refresh
     changes, watermark = changed_since(warehouse, CUSTOMERS, stream, everyone)
     reason = "full refresh" if full_refresh else "full sweep" if full_sweep else "changed"
@@ -183,7 +183,7 @@ def _per_customer(
     resumed = visits.deferred(warehouse, stream.name, but=signals.REASON)
     first = warehouse.read_cursor(stream.name) is None  # a first load visits everyone anyway
     skip = () if everyone or first else [entity for entity, _ in changes]
-    swept = visits.sweep(warehouse, stream.name, CUSTOMERS.name, period, now, skip)
+    swept = visits.sweep(warehouse, stream.name, CUSTOMERS.name, period, clock, skip)
     if everyone or first:
         swept = visits.Sweep([], swept.mark)
     owed = visits.merged(visits.owed_since(warehouse, stream.name), [*changes, *swept.entities])
