@@ -127,8 +127,10 @@ def sync_from_events(
     after = newest.astimezone(UTC).isoformat() if newest is not None else cursor
     known = derived(_events(warehouse, since))
     sample = random.sample(customers, min(SAMPLE, len(customers)))
-    report.entities = len(customers)
-    report.mode, report.other_path_requests = "events", len(customers)
+    report.entities = report.deferred = len(customers)  # until their rows commit
+    report.plan(SEGMENTS, len(sample))  # the sample's requests; per customer would be all
+    report.mode = "events"
+    report.other_path_requests = len(customers) * SEGMENTS.required("cost_per_entity")
     report.mode_reason = "derived from the segment events read by the activity stream"
     wrong = disagreement(MeteredClient(client), known, sample)
     report.sample = f"{len(sample)} of {len(customers)} checked: " + (
@@ -152,7 +154,7 @@ def sync_from_events(
             ]
             writer.commit(rows, None, ("customer_id", batch))
     writer.commit([], {WHOLE_STREAM: after})
-    report.cursor_after = after
+    report.cursor_after, report.deferred = after, 0
 
 
 def fetch_segments(
