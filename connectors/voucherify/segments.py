@@ -140,6 +140,7 @@ def sync_from_events(
         report.mode, report.mode_reason = "per customer", "a sampled customer disagreed"
         report.warning = f"segments read per customer this run: the events disagree for {wrong}"
         log.warning("%s: %s", SEGMENTS.name, report.warning)
+        report.entities = 0  # the fan-out counts its visits
         fan_out(
             writer, client, customers, fetch_segments, concurrency=concurrency, batch_size=BATCH,
             skip_missing=True, parent_column="customer_id", replace=True,
