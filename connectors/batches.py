@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +52,8 @@ class StreamWriter:
     warehouse: Warehouse
     report: SyncReport
     synced_at: datetime
+    # Rows of other tables to commit with each batch of rows (a stream's change signals).
+    on_rows: Callable[[list[Row]], Sequence[TableRows]] | None = None
     reader: RowReader = field(init=False)
     strict: bool = field(init=False)
     rejects: list[Reject] = field(init=False, default_factory=list)  # read, not yet written
@@ -107,7 +109,8 @@ class StreamWriter:
         the rejects read since the last commit and the rows of `also` (other tables)."""
         stream = self.stream
         keyed = {(stream.name, p): value for p, value in cursors.items()} if cursors else None
-        also = [*self._reject_rows(rows), *also]
+        signals = self.on_rows(rows) if self.on_rows is not None and rows else ()
+        also = [*self._reject_rows(rows), *signals, *also]
         result = self.warehouse.write_batch(
             stream.name, stream.primary_key, rows, keyed, replace, also=also
         )

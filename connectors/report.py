@@ -40,6 +40,9 @@ class SyncReport:
     cycle_spent: int | None = None  # the billing cycle's count in the ledger, every run
     cycle_cap: int | None = None  # promosync's share of the cycle, in requests
     deferred: int | None = None  # entities still owed a visit (the visit queue), for a fan-out
+    signals: int | None = None  # customers owed an activity visit: their counters' digest moved
+    sweep: int | None = None  # the rolling sweep's slice: least recently verified, added to visit
+    sample: str | None = None  # a derived table checked against the API: how many, the outcome
     warning: str | None = None  # why the run stopped short of the work (it still succeeded)
 
     def add(self, inserted: int, updated: int) -> None:

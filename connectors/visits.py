@@ -4,19 +4,26 @@ the next run or cycle instead of reading the same entities again, and each entit
 verified instant.
 
 The API is small on purpose: `enqueue` (with a reason and the instant of the change), `owed`
-(the oldest N), `done_rows` (written in the transaction of the visit's rows), `deferred`.
+(the oldest N), `done_rows` (written in the transaction of the visit's rows), `deferred`, and
+the rolling sweep's `sweep` (the least recently verified, a slice paced over a period).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
+from promosync.connectors.cursor import format_instant, parse_instant
 from promosync.connectors.warehouse import TableRows, Warehouse
 
 TABLE = "visit_queue"
 KEY = ("stream", "entity_id")
+# The rolling sweep's pace mark, the instant it has taken its share up to: a cursor in sync_state
+# under the stream's name and this suffix, out of the way of the stream's own cursors.
+SWEEP_MARK = ":sweep"
+SWEEP = "sweep"  # the reason of a visit the rolling sweep owes
 
 
 def enqueue(
@@ -25,10 +32,12 @@ def enqueue(
     changes: Iterable[tuple[str, Any]],
     reason: str,
     cursors: dict[str, str | None] | None = None,
+    also: Sequence[TableRows] = (),
 ) -> int:
     """Owe `stream` a visit of each (entity id, instant of its change); an entity already owed
-    keeps its older change and reason. `cursors` (the stream's, by partition) commit with them:
-    the watermark the selection read up to. Returns how many were given."""
+    keeps its older change and reason. `cursors` (the stream's, by partition) and `also` (the
+    sweep's mark) commit with them: the watermark the selection read up to. Returns how many
+    were given."""
     now = datetime.now(UTC)
     rows = [
         {"stream": stream, "entity_id": entity, "owed_since": changed_at or now,
@@ -36,7 +45,7 @@ def enqueue(
         for entity, changed_at in changes
     ]  # fmt: skip
     keyed = {(stream, p): value for p, value in cursors.items()} if cursors else None
-    warehouse.write_batch(TABLE, KEY, rows, keyed, keep=True, counted=False)
+    warehouse.write_batch(TABLE, KEY, rows, keyed, also=also, keep=True, counted=False)
     return len(rows)
 
 
@@ -74,10 +83,12 @@ def merged(
     return sorted(oldest, key=lambda entity: (oldest[entity], entity))
 
 
-def deferred(warehouse: Warehouse, stream: str) -> int:
-    """How many entities `stream` still owes a visit."""
+def deferred(warehouse: Warehouse, stream: str, but: str | None = None) -> int:
+    """How many entities `stream` still owes a visit (leaving out those owed for reason `but`)."""
     sql = f"SELECT count(*) AS n FROM {TABLE} WHERE stream = :stream AND owed_since IS NOT NULL"
-    return int(warehouse.query(sql, {"stream": stream})[0]["n"])
+    if but is not None:
+        sql += " AND reason <> :but"
+    return int(warehouse.query(sql, {"stream": stream, "but": but})[0]["n"])
 
 
 def done_rows(stream: str, entities: Sequence[str], at: datetime | None = None) -> TableRows:
@@ -99,3 +110,60 @@ def verified_at(warehouse: Warehouse, stream: str, entity: str) -> datetime | No
         {"stream": stream, "entity": entity},
     )
     return rows[0]["verified_at"] if rows else None
+
+
+class Sweep(NamedTuple):
+    """The rolling sweep's slice of one run: the entities to verify (as changes at the run's
+    instant) and the pace mark to commit as they join the queue."""
+
+    entities: list[tuple[str, datetime]]
+    mark: TableRows
+
+
+def sweep_slice(
+    live: int, mark: datetime | None, now: datetime, period: timedelta
+) -> tuple[int, datetime]:
+    """How many of `live` entities the rolling sweep takes at `now`, and its new pace mark.
+
+    The sweep takes `live` entities per `period`: as many as the time since its mark is worth,
+    rounded down, and the mark moves on by exactly what they are worth, so the remainder carries
+    to the next run (every entity is taken once per period at any run cadence, and a run soon
+    after another takes none). A mark more than a period behind (runs paused) counts from a
+    period ago: at most every entity at once. No mark yet (a first run, which visits everyone):
+    none, and the mark starts now."""
+    if mark is None or live <= 0:
+        return 0, now
+    mark = max(mark, now - period)
+    taken = min(live, math.floor(live * ((now - mark) / period)))
+    return taken, (now if taken >= live else mark + period * (taken / live))
+
+
+def sweep(
+    warehouse: Warehouse,
+    stream: str,
+    parent: str,
+    period: timedelta,
+    now: datetime,
+    skip: Iterable[str] = (),
+) -> Sweep:
+    """The live `parent` rows (by `id`) that `stream` verified least recently (never verified
+    first), not owed a visit already nor in `skip` (visited anyway), as many as `sweep_slice`
+    allows now."""
+    saved = warehouse.read_cursor(stream + SWEEP_MARK)
+    live = warehouse.query(f'SELECT count(*) AS n FROM "{parent}" WHERE _deleted_at IS NULL')
+    taken, mark = sweep_slice(live[0]["n"], parse_instant(saved) if saved else None, now, period)
+    skipped = set(skip)
+    picked: list[tuple[str, datetime]] = []
+    if taken:
+        found = warehouse.query(
+            f'SELECT c.id AS id FROM "{parent}" c LEFT JOIN {TABLE} q'
+            " ON q.stream = :stream AND q.entity_id = c.id"
+            " WHERE c._deleted_at IS NULL AND q.owed_since IS NULL"
+            " ORDER BY CASE WHEN q.verified_at IS NULL THEN 0 ELSE 1 END, q.verified_at, c.id"
+            f" LIMIT {int(taken + len(skipped))}",
+            {"stream": stream},
+        )
+        picked = [(row["id"], now) for row in found if row["id"] not in skipped][:taken]
+    marked = {"stream": stream + SWEEP_MARK, "partition_key": "",
+              "cursor_value": format_instant(mark), "updated_at": now}  # fmt: skip
+    return Sweep(picked, ("sync_state", ("stream", "partition_key"), [marked]))

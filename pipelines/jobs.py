@@ -76,8 +76,9 @@ def pull_jobs(
             wiring.name("voucherify_full_sweep"),
             selection=dg.AssetSelection.assets(*map(wiring.key, sorted(needed))).without_checks(),
             config={"ops": {wiring.op(stream.name): FULL_SWEEP for stream in swept}},
-            description="Pull customers, then visit every customer's activity and segments"
-            " (catches events that did not touch a customer's updated_at).",
+            description="Pull customers, then visit every customer's activity and read its"
+            " segments, at once (by hand: the hourly pull's rolling sweep re-verifies every"
+            " customer within PROMOSYNC_VOUCHERIFY_SWEEP_DAYS without a burst).",
         )
     if checks:
         jobs.checks = checks_job(checks, wiring)

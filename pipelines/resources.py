@@ -40,6 +40,7 @@ class BudgetConfig(dg.Config):
     runs_per_cycle: int | None = None  # scheduled runs sharing a cycle (720: hourly)
     cycle_seconds: float | None = None  # a compressed cycle's length (tests, benchmarks)
     cycle_start: str | None = None  # the instant compressed cycles count from
+    sweep_days: float | None = None  # every customer's activity re-verified within (7)
 
 
 class VoucherifyResource(dg.ConfigurableResource):

@@ -26,8 +26,6 @@ PLAN = [
      "Incremental Talon.One pull, hourly at :17 UTC."),
     ("voucherify_reconcile_nightly", ("reconcile",), "30 3 * * *",
      "Mark deleted Voucherify customers, nightly at 03:30 UTC."),
-    ("voucherify_full_sweep_weekly", ("full_sweep",), "40 4 * * 0",
-     "Full sweep of every customer's activity and segments, Sundays at 04:40 UTC."),
     ("voucherify_push_daily", ("push", "voucherify"), "0 6 * * *",
      "Push changed rows to Voucherify, daily at 06:00 UTC (the resume sensor finishes what it"
      " leaves pending)."),

@@ -1,4 +1,6 @@
-"""Every customer id, from an export of one field: what the reconciliation of deletes compares.
+"""Every customer id and its counters' digest, from an export of those fields: what the
+reconciliation of deletes compares, and the change signal of customers whose `updated_at` did
+not move (connectors/voucherify/signals.py).
 
 At 100,000 customers the list walk costs 1,000 requests; the export a create, a few polls and a
 download. The export's data is read after it is created, so every customer the warehouse holds
@@ -10,14 +12,14 @@ after an old snapshot would otherwise look deleted.
 from __future__ import annotations
 
 from promosync.connectors.http import ApiClient
-from promosync.connectors.voucherify import exports
+from promosync.connectors.voucherify import exports, signals
 from promosync.connectors.voucherify.customer_exports import PathChoice
 from promosync.connectors.voucherify.export_state import start
 from promosync.connectors.voucherify.streams import CUSTOMERS
 from promosync.connectors.warehouse import Warehouse
 
 PURPOSE = "reconcile"
-PARAMETERS = {"fields": ["id"], "order": "id"}
+PARAMETERS = {"fields": ["id", *signals.FIELDS], "order": "id"}
 
 
 def reconcile_path(warehouse: Warehouse, path: str = "auto") -> PathChoice:
@@ -34,8 +36,9 @@ def reconcile_path(warehouse: Warehouse, path: str = "auto") -> PathChoice:
     return PathChoice(mode, reason, pages, export)
 
 
-def exported_ids(client: ApiClient, warehouse: Warehouse) -> list[str]:
-    """Every customer id the API has now; ExportFailed when no export could be read."""
+def exported_digests(client: ApiClient, warehouse: Warehouse) -> dict[str, str]:
+    """Every customer id the API has now, with its counters' digest; ExportFailed when no export
+    could be read."""
     cursor = warehouse.read_cursor(CUSTOMERS.name)
     failure: exports.ExportFailed | None = None
     for _ in range(2):  # a second export when the first ends ERROR
@@ -46,7 +49,8 @@ def exported_ids(client: ApiClient, warehouse: Warehouse) -> list[str]:
         )  # fmt: skip
         try:
             export = exports.wait(client, run.export_id)
-            ids = [row["id"] for row in exports.rows(client, export) if row.get("id")]
+            rows = exports.rows(client, export)
+            digests = {row["id"]: signals.cells_digest(row) for row in rows if row.get("id")}
         except exports.ExportFailed as error:
             run.forget(warehouse)
             failure = error
@@ -57,6 +61,6 @@ def exported_ids(client: ApiClient, warehouse: Warehouse) -> list[str]:
             run.forget(warehouse)
             raise exports.ExportFailed("the id export has no id column") from None
         run.forget(warehouse)
-        return ids
+        return digests
     assert failure is not None
     raise failure

@@ -106,8 +106,8 @@ CUSTOMERS = Stream(
 ACTIVITIES = Stream(
     name="voucherify_customer_activities",
     platform="voucherify",
-    description="Activity events of the Voucherify customers changed since the last run (every"
-    " customer on a full sweep), with `customer_id`; a cursor per customer.",
+    description="Activity events of the Voucherify customers whose change signals moved since the"
+    " last run, plus a rolling slice of the least recently verified; a cursor per customer.",
     endpoint="/v1/customers/{customerId}/activity",
     primary_key=("id",),
     cursor_field="id",  # per customer, the last id read (`starting_after_id`)
@@ -122,15 +122,18 @@ ACTIVITIES = Stream(
 SEGMENTS = Stream(
     name="voucherify_customer_segments",
     platform="voucherify",
-    description="Current segments of the Voucherify customers changed since the last run, each"
-    " customer's replaced whole.",
+    description="Current segments of the Voucherify customers visited by the activity stream,"
+    " from their segment events (a sample checked against the API), each replaced whole.",
     endpoint="/v1/customers/{customerId}/segments",
     primary_key=("customer_id", "segment_id"),
-    cursor_field=None,  # read whole; stream-wide: the customers' updated_at seen
+    cursor_field=None,  # read whole; stream-wide: the last activity visit derived from
     page_size=None,
     records_key="data",
     to_row=_segment_row,
     cost_per_entity=1,
+    # Derived from the activity stream's rows too, but not declared: that edge re-lays the
+    # Dagster asset graph (tests/ui), and order is no correctness matter, as segments derive
+    # the activity visits committed since their own cursor, whichever ran first.
     depends_on=("voucherify_customers",),
     checks=(UNIQUE_KEY, FRESH, CURSOR_FORWARD),
     options=(SWEEP,),

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from promosync.connectors import visits
 from promosync.connectors.batches import CUT_OFF, StreamWriter
+from promosync.connectors.budget import BudgetSettings
 from promosync.connectors.cursor import TICK, WHOLE_STREAM, format_instant, signpost
 from promosync.connectors.fan_out import Fetch, MeteredClient, changed_since, fan_out
-from promosync.connectors.http import ApiClient
+from promosync.connectors.http import ApiClient, ConfigError
 from promosync.connectors.report import SyncReport, measured
 from promosync.connectors.stream import Stream, pulls
 from promosync.connectors.voucherify import client as api
+from promosync.connectors.voucherify import signals
 from promosync.connectors.voucherify.customer_reads import read_customers
-from promosync.connectors.voucherify.export_ids import exported_ids, reconcile_path
+from promosync.connectors.voucherify.export_ids import exported_digests, reconcile_path
 from promosync.connectors.voucherify.exports import ExportFailed
 from promosync.connectors.voucherify.loyalty_exports import read_campaign
+from promosync.connectors.voucherify.segments import fetch_segments, sync_from_events
 from promosync.connectors.voucherify.streams import (
     ACTIVITIES,
     CUSTOMERS,
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 FAN_OUT_BATCH = 1000
 RECONCILE_HORIZON = timedelta(days=1)  # the id walk's upper bound, past any update made during it
 CHILDREN = (ACTIVITIES.name, SEGMENTS.name)  # streams whose cursors are per customer
+SOURCES = ("events", "per_customer")  # where the segments stream reads membership from
 
 
 def sync_customers(
@@ -57,7 +62,9 @@ def sync_customers(
         else:
             after = None if full_refresh else report.cursor_before
             before = format_instant(started)
-        writer = StreamWriter(CUSTOMERS, warehouse, report, started)
+        writer = StreamWriter(
+            CUSTOMERS, warehouse, report, started, signals.watch(warehouse, report)
+        )
         partition = WHOLE_STREAM if window is None else None
         cursor = read_customers(client, writer, partition, after, before, path)
         if partition is not None and cursor is not None:
@@ -70,9 +77,10 @@ def reconcile_customers(
     client: ApiClient, warehouse: Warehouse, *, path: str = "auto"
 ) -> SyncReport:
     """Read every customer id and stamp `_deleted_at` on warehouse rows the API no longer has,
-    and on the segment and activity rows of those customers (whose cursors go too).
+    and on the segment and activity rows of those customers (whose cursors go too); customers
+    whose counters' digest changed (connectors/voucherify/signals.py) are owed an activity visit.
 
-    The ids come from an export of one field (a handful of requests at any size); the list
+    The ids and counters come from an export (a handful of requests at any size); the list
     walk (a request per 100) is the fallback, or the `path="list"` choice.
     """
     started = signpost()
@@ -83,18 +91,22 @@ def reconcile_customers(
         choice = reconcile_path(warehouse, path)
         report.mode, report.mode_reason = choice.mode, choice.reason
         report.other_path_requests = choice.other_requests
-        present = None
+        digests = None
         if choice.mode == "export":
             try:
-                present = exported_ids(client, warehouse)
+                digests = exported_digests(client, warehouse)
             except ExportFailed as error:
                 log.warning(
                     "%s: ids by export failed (%s); walking the list", CUSTOMERS.name, error
                 )
                 report.mode, report.mode_reason = "list", f"export failed ({error})"
-        if present is None:
-            present = [r["id"] for page in api.customers(client, None, horizon) for r in page]
-        report.deleted = warehouse.mark_deleted(CUSTOMERS.name, "id", present, datetime.now(UTC))
+        if digests is None:
+            pages = api.customers(client, None, horizon)
+            digests = {r["id"]: signals.record_digest(r) for page in pages for r in page}
+        report.deleted = warehouse.mark_deleted(
+            CUSTOMERS.name, "id", list(digests), datetime.now(UTC)
+        )
+        report.signals = signals.compare(warehouse, digests)
         cascaded = [
             warehouse.mark_children_deleted(child.name, "customer_id", CUSTOMERS.name, CHILDREN)
             for child in (SEGMENTS, ACTIVITIES)
@@ -132,6 +144,16 @@ def pull_customers(
     return report
 
 
+def sweep_period(client: ApiClient, days: float | None = None) -> timedelta:
+    """The rolling sweep's period: `days`, else the budget's (the run's ledger, else the
+    environment's PROMOSYNC_VOUCHERIFY_SWEEP_DAYS)."""
+    spending = getattr(client, "spending", None)
+    settings = spending.settings if spending is not None else BudgetSettings.from_env()
+    if days is not None:
+        return dataclasses.replace(settings, sweep_days=days).sweep_period
+    return settings.sweep_period
+
+
 def _per_customer(
     client: ApiClient,
     warehouse: Warehouse,
@@ -141,35 +163,49 @@ def _per_customer(
     concurrency: int,
     replace: bool,
     full_refresh: bool,
+    period: timedelta,
+    now: datetime | None = None,
 ) -> SyncReport:
     """Visit the customers owed a visit: those changed since the stream's watermark (all on a
-    full sweep) join the visit queue with the watermark, then the queue is visited oldest change
-    first, each visit committing with its rows and its "done" mark. A run cut off (allowance,
-    vendor block, signal) leaves the rest queued for the next run. A full refresh visits every
-    customer from the start and, once the queue is drained, marks the rows it did not meet
-    again."""
+    full sweep) and the rolling sweep's slice (the least recently verified, `period` paced: see
+    visits.sweep_slice) join the visit queue with the watermark, then the queue is visited
+    oldest change first, each visit committing with its rows and its "done" mark. A run cut off
+    (allowance, vendor block, signal) leaves the rest queued for the next run. A full refresh
+    visits every customer from the start and, once the queue is drained, marks the rows it did
+    not meet again."""
     if full_refresh:
         warehouse.reset_cursors(stream.name)
-    changes, watermark = changed_since(warehouse, CUSTOMERS, stream, full_sweep or full_refresh)
+    clock = now or datetime.now(UTC)  # `now`: a simulated clock (tests, bench) stamps visits too
+    everyone = full_sweep or full_refresh
+    changes, watermark = changed_since(warehouse, CUSTOMERS, stream, everyone)
     reason = "full refresh" if full_refresh else "full sweep" if full_sweep else "changed"
-    resumed = visits.deferred(warehouse, stream.name)  # left by a run cut off before this one
-    owed = visits.merged(visits.owed_since(warehouse, stream.name), changes)
+    # Left by a run cut off before this one (not owed by a customers read's change signals).
+    resumed = visits.deferred(warehouse, stream.name, but=signals.REASON)
+    first = warehouse.read_cursor(stream.name) is None  # a first load visits everyone anyway
+    skip = () if everyone or first else [entity for entity, _ in changes]
+    swept = visits.sweep(warehouse, stream.name, CUSTOMERS.name, period, clock, skip)
+    if everyone or first:
+        swept = visits.Sweep([], swept.mark)
+    owed = visits.merged(visits.owed_since(warehouse, stream.name), [*changes, *swept.entities])
     cursors = {WHOLE_STREAM: watermark} if watermark is not None else None
     selected = [changes]
 
     def enqueue() -> None:
-        """The selection joins the queue with its watermark, once: before the first visit
-        commits, or as the run is cut off (a fatal answer first leaves everything as it was)."""
+        """The selection joins the queue with its watermark and the sweep's mark, once: before
+        the first visit commits, or as the run is cut off (a fatal answer first leaves
+        everything as it was)."""
         if selected:
+            visits.enqueue(warehouse, stream.name, swept.entities, visits.SWEEP, also=[swept.mark])
             visits.enqueue(warehouse, stream.name, selected.pop(), reason, cursors)
 
     def done(keys: list[str]) -> TableRows:
         enqueue()
-        return visits.done_rows(stream.name, keys)
+        return visits.done_rows(stream.name, keys, now)
 
     with measured(stream, client, warehouse) as report:
         writer = StreamWriter(stream, warehouse, report, signpost())
         report.cursor_after = watermark
+        report.sweep = len(swept.entities)
         try:
             fan_out(
                 writer, client, owed, fetch, concurrency=concurrency, batch_size=FAN_OUT_BATCH,
@@ -198,12 +234,6 @@ def _fetch_activity(
     return records, cursor
 
 
-def _fetch_segments(
-    customer_id: str, _: str | None, client: MeteredClient
-) -> tuple[list[dict[str, Any]], str | None]:
-    return api.customer_segments(client, customer_id), None
-
-
 @pulls(ACTIVITIES)
 def sync_activities(
     client: ApiClient,
@@ -212,11 +242,17 @@ def sync_activities(
     full_sweep: bool = False,
     concurrency: int = 4,
     full_refresh: bool = False,
+    sweep_days: float | None = None,
+    now: datetime | None = None,
 ) -> SyncReport:
-    """New activity of customers changed since the last run (all customers on a full sweep)."""
+    """New activity of the customers whose change signals moved since the last run (updated_at,
+    or the digest of their counters, connectors/voucherify/signals.py), plus the rolling sweep's
+    slice of the least recently verified (every customer within `sweep_days`, by default the
+    budget's); every customer on a full sweep."""
     return _per_customer(
         client, warehouse, ACTIVITIES, _fetch_activity, full_sweep, concurrency,
-        replace=False, full_refresh=full_refresh,
+        replace=False, full_refresh=full_refresh, period=sweep_period(client, sweep_days),
+        now=now,
     )  # fmt: skip
 
 
@@ -228,12 +264,25 @@ def sync_segments(
     full_sweep: bool = False,
     concurrency: int = 4,
     full_refresh: bool = False,
+    source: str = "events",
+    sweep_days: float | None = None,
 ) -> SyncReport:
-    """The current segments of customers changed since the last run, replacing what was there."""
-    return _per_customer(
-        client, warehouse, SEGMENTS, _fetch_segments, full_sweep, concurrency,
-        replace=True, full_refresh=full_refresh,
-    )  # fmt: skip
+    """The current segments of the customers whose activity was visited since the last run,
+    from their segment events and checked on a sample (connectors/voucherify/segments.py);
+    `source="per_customer"`, or a full sweep, reads them per customer as the API lists them."""
+    if source not in SOURCES:
+        raise ConfigError(f"segments source {source!r}: use one of {', '.join(SOURCES)}")
+    if full_sweep or source == "per_customer":
+        return _per_customer(
+            client, warehouse, SEGMENTS, fetch_segments, full_sweep, concurrency,
+            replace=True, full_refresh=full_refresh, period=sweep_period(client, sweep_days),
+        )  # fmt: skip
+    if full_refresh:
+        warehouse.reset_cursors(SEGMENTS.name)
+    with measured(SEGMENTS, client, warehouse) as report:
+        writer = StreamWriter(SEGMENTS, warehouse, report, signpost())
+        sync_from_events(client, writer, report, concurrency)
+    return report
 
 
 @pulls(LOYALTY_TRANSACTIONS)

@@ -4,7 +4,7 @@ stop at their allowance and defer the rest, the vendor's cycle block, hourly pac
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from promosync.connectors import visits
@@ -57,6 +57,9 @@ def test_plans_give_the_documented_limits_and_the_environment_fills_what_is_unse
     )
     assert (settings.limits.per_cycle, settings.share) == (50_000, 0.3)
     assert settings.cap() == 15_000
+    assert settings.sweep_period == timedelta(days=7)  # an hourly run's slice: 1/168
+    sweep = BudgetSettings.from_env({"PROMOSYNC_VOUCHERIFY_SWEEP_DAYS": "2.5"})
+    assert sweep.sweep_period == timedelta(days=2.5)
 
 
 @pytest.mark.parametrize(
@@ -67,6 +70,8 @@ def test_plans_give_the_documented_limits_and_the_environment_fills_what_is_unse
         ({"PROMOSYNC_VOUCHERIFY_SHARE": "1.5"}, "must be a fraction from 0 to 1"),
         ({"PROMOSYNC_VOUCHERIFY_CYCLE_START_DAY": "31"}, "must be a day from 1 to 28"),
         ({"PROMOSYNC_VOUCHERIFY_REQUESTS_PER_CYCLE": "-5"}, "must be a whole number"),
+        ({"PROMOSYNC_VOUCHERIFY_SWEEP_DAYS": "0"}, "SWEEP_DAYS .* must be days > 0"),
+        ({"PROMOSYNC_VOUCHERIFY_SWEEP_DAYS": "a week"}, "SWEEP_DAYS='a week' is not a number"),
         (
             {"PROMOSYNC_VOUCHERIFY_CYCLE_SECONDS": "60", "PROMOSYNC_VOUCHERIFY_CYCLE_START": "x"},
             "is not an ISO 8601 instant",
@@ -254,7 +259,8 @@ def test_a_sandbox_project_s_hourly_budget_meets_no_429(client, warehouse, vouch
     settings = BudgetSettings(plan="sandbox", cycle_seconds=720)
     client.limiter = RateLimiter(None, per_hour=100, hour=hour_seconds(settings))
     sync.sync_customers(client, warehouse)
-    report = sync.sync_segments(client, warehouse, concurrency=4)
+    # Segments read per customer: a fan-out of 300 requests, paced to the hour.
+    report = sync.sync_segments(client, warehouse, concurrency=4, source="per_customer")
     assert report.deferred == 0
     assert blocked(voucherify_admin) == {"api_calls": 0, "bulk_api_calls": 0, "api_calls_cycle": 0}
     assert client.counters.rate_limited == 0

@@ -90,7 +90,8 @@ def test_a_pull_past_its_budget_succeeds_deferring_the_rest_and_the_ledger_count
     assert activities["deferred"] == 300 - activities["entities"] > 0
     assert "deferred to the next run" in activities["warning"]
     assert activities["cycle_cap"] == 20 and activities["cycle_spent"] <= 20
-    assert summaries["voucherify_customer_segments"]["deferred"] == 300
+    # Segments come from the visited customers' events: those wait with the sample unread.
+    assert summaries["voucherify_customer_segments"]["deferred"] == activities["entities"]
     ledger = Warehouse(configured).query(
         "SELECT SUM(requests) AS sent, SUM(reserved) AS reserved FROM request_ledger"
     )

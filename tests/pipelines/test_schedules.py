@@ -29,7 +29,6 @@ EXPECTED = {
     "voucherify_pull_hourly": ("voucherify_pull", "7 * * * *"),
     "talon_one_pull_hourly": ("talon_one_pull", "17 * * * *"),
     "voucherify_reconcile_nightly": ("voucherify_reconcile", "30 3 * * *"),
-    "voucherify_full_sweep_weekly": ("voucherify_full_sweep", "40 4 * * 0"),
     "voucherify_push_daily": ("voucherify_push", "0 6 * * *"),
     "talon_one_push_daily": ("talon_one_push", "20 6 * * *"),
     "promosync_checks_hourly": ("promosync_checks", "45 * * * *"),
@@ -80,7 +79,7 @@ def test_each_tick_requests_a_run_with_valid_config(defs: dg.Definitions, name: 
     dg.validate_run_config(job, request.run_config)
 
 
-def test_weekly_sweep_visits_every_customer(defs: dg.Definitions) -> None:
+def test_the_full_sweep_job_visits_every_customer(defs: dg.Definitions) -> None:
     job = defs.resolve_job_def("voucherify_full_sweep")
     ops = dg.validate_run_config(job, {})["ops"]
     assert set(ops) == {
