@@ -138,6 +138,15 @@ def sweep_slice(
     return taken, (now if taken >= live else mark + period * (taken / live))
 
 
+def _sweep_owed(warehouse: Warehouse, stream: str) -> bool:
+    rows = warehouse.query(
+        f"SELECT count(*) AS n FROM {TABLE} WHERE stream = :stream AND reason = :reason"
+        " AND owed_since IS NOT NULL",
+        {"stream": stream, "reason": SWEEP},
+    )
+    return bool(rows[0]["n"])
+
+
 def sweep(
     warehouse: Warehouse,
     stream: str,
@@ -152,6 +161,11 @@ def sweep(
     saved = warehouse.read_cursor(stream + SWEEP_MARK)
     live = warehouse.query(f'SELECT count(*) AS n FROM "{parent}" WHERE _deleted_at IS NULL')
     taken, mark = sweep_slice(live[0]["n"], parse_instant(saved) if saved else None, now, period)
+    if taken and _sweep_owed(warehouse, stream):
+        # The last slice is still waiting (the budget left no room for it): none is added and
+        # the pace mark moves on, so the period stretches rather than a backlog growing that
+        # would queue ahead of newer changes.
+        taken, mark = 0, now
     skipped = set(skip)
     picked: list[tuple[str, datetime]] = []
     if taken:

@@ -101,6 +101,27 @@ def test_the_rolling_sweep_verifies_every_customer_within_its_period_a_slice_at_
     assert half.entities == []  # a run a minute after another takes nothing
 
 
+@DUCKDB
+def test_a_slice_the_budget_left_waiting_holds_back_the_next_one(warehouse) -> None:
+    _customers(warehouse, 48)
+    period, start = timedelta(days=1), datetime(2026, 1, 1, tzinfo=UTC)
+    first = visits.sweep(warehouse, ACTIVITIES.name, CUSTOMERS.name, period, start)
+    warehouse.write_batch(*visits.done_rows(ACTIVITIES.name, [], start), also=[first.mark])
+    picked = visits.sweep(warehouse, ACTIVITIES.name, CUSTOMERS.name, period, start + period / 8)
+    assert len(picked.entities) == 6
+    visits.enqueue(warehouse, ACTIVITIES.name, picked.entities, visits.SWEEP, also=[picked.mark])
+    # No visit was allowed: the next run adds nothing to the six still owed, then resumes.
+    later = start + period / 4
+    held = visits.sweep(warehouse, ACTIVITIES.name, CUSTOMERS.name, period, later)
+    assert held.entities == []
+    warehouse.write_batch(*visits.done_rows(ACTIVITIES.name, [], later), also=[held.mark])
+    assert visits.deferred(warehouse, ACTIVITIES.name) == 6
+    done = [entity for entity, _ in picked.entities]
+    warehouse.write_batch(*visits.done_rows(ACTIVITIES.name, done, later))
+    resumed = visits.sweep(warehouse, ACTIVITIES.name, CUSTOMERS.name, period, later + period / 8)
+    assert len(resumed.entities) == 6 and not {e for e, _ in resumed.entities} & set(done)
+
+
 def test_a_changed_customer_is_not_counted_in_the_sweep_slice(
     client, warehouse, voucherify_admin
 ) -> None:
