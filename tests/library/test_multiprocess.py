@@ -20,10 +20,6 @@ from tests.reliability.checks import voucherify_parity
 from tests.reliability.cli import small
 
 JOB = "mp_voucherify_pull"
-# Each step's process forks from a server that imported Dagster and promosync once, rather than
-# importing them anew (seconds of CPU a step). The server keeps the environment it started with,
-# so only one test (one WAREHOUSE_URL) uses it.
-FORKSERVER = {"start_method": {"forkserver": {"preload_modules": ["promosync.pipelines.build"]}}}
 
 
 def pull_job() -> dg.JobDefinition:
@@ -65,9 +61,7 @@ def test_each_step_in_its_own_process_reaches_parity(schema_url, voucherify_admi
         result = dg.execute_job(
             dg.reconstructable(pull_job),
             instance=instance,
-            run_config={
-                "execution": {"config": {"multiprocess": {"max_concurrent": 4, **FORKSERVER}}}
-            },
+            run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}},
         )
         assert result.success
         materialized = result.get_asset_materialization_events()
