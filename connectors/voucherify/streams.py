@@ -131,10 +131,9 @@ SEGMENTS = Stream(
     records_key="data",
     to_row=_segment_row,
     cost_per_entity=1,
-    # Derived from the activity stream's rows too, but not declared: that edge re-lays the
-    # Dagster asset graph (tests/ui), and order is no correctness matter, as segments derive
-    # the activity visits committed since their own cursor, whichever ran first.
-    depends_on=("voucherify_customers",),
+    # Derived from the segment events the activity stream stores: run after it, so a run's
+    # segments hold that run's visits (under any executor, steps in parallel included).
+    depends_on=("voucherify_customers", "voucherify_customer_activities"),
     checks=(UNIQUE_KEY, FRESH, CURSOR_FORWARD),
     options=(SWEEP,),
 )
