@@ -46,7 +46,10 @@ def main() -> None:
     url = f"duckdb:///{WAREHOUSE_FILE}"
     process, urls = start_sandbox(customers=500)
     try:
-        print(f"sandbox: {urls['VOUCHERIFY_BASE_URL']} (Voucherify), {urls['TALON_ONE_BASE_URL']}")
+        print(
+            f"sandbox: {urls['VOUCHERIFY_BASE_URL']} (Voucherify),"
+            f" {urls['TALON_ONE_BASE_URL']} (Talon.One)"
+        )
         env = {**os.environ, **urls, **CREDENTIALS, "WAREHOUSE_URL": url}
         sync = subprocess.Popen([sys.executable, "-m", "promosync.pipelines.cli", "sync"], env=env)
         try:
