@@ -33,7 +33,9 @@ voucherify_full_sweep = dg.define_asset_job(
     },
     executor_def=dg.in_process_executor,
     description="Pull customers, then visit every customer's activity and segments"
-    " (catches events that did not touch a customer's updated_at).",
+    " (catches events that did not touch a customer's updated_at). Not scheduled: at 100,000"
+    " customers one run costs 200,000 requests, two thirds of an Organization cycle; the"
+    " hourly pull re-verifies a slice of unchanged customers instead (`promosync plan`).",
 )
 
 promosync_checks = dg.define_asset_job(
@@ -70,10 +72,6 @@ SCHEDULES = [
     _stopped(
         "voucherify_reconcile_nightly", "voucherify_reconcile", "30 3 * * *",
         "Mark deleted Voucherify customers, nightly at 03:30 UTC.",
-    ),
-    _stopped(
-        "voucherify_full_sweep_weekly", voucherify_full_sweep, "40 4 * * 0",
-        "Full sweep of every customer's activity and segments, Sundays at 04:40 UTC.",
     ),
     _stopped(
         "voucherify_push_daily", "voucherify_push", "0 6 * * *",

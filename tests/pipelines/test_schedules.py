@@ -27,7 +27,6 @@ EXPECTED = {
     "voucherify_pull_hourly": ("voucherify_pull", "7 * * * *"),
     "talon_one_pull_hourly": ("talon_one_pull", "17 * * * *"),
     "voucherify_reconcile_nightly": ("voucherify_reconcile", "30 3 * * *"),
-    "voucherify_full_sweep_weekly": ("voucherify_full_sweep", "40 4 * * 0"),
     "voucherify_push_daily": ("voucherify_push", "0 6 * * *"),
     "talon_one_push_daily": ("talon_one_push", "20 6 * * *"),
     "promosync_checks_hourly": ("promosync_checks", "45 * * * *"),
