@@ -59,6 +59,25 @@ def cycle_spend(warehouse: Warehouse, settings: BudgetSettings, now: datetime) -
     return [CycleSpend(row["account"], start, end, int(row["n"]), settings.cap()) for row in rows]
 
 
+def account_spend(
+    warehouse: Warehouse, settings: BudgetSettings, account: str, now: datetime
+) -> CycleSpend:
+    """One account's spend in the cycle `now` falls in."""
+    start, end = settings.cycle(now)
+    spent = spending.cycle_spent(warehouse, account, start)
+    return CycleSpend(account, start, end, spent, settings.cap())
+
+
+def stream_spent(warehouse: Warehouse, spend: CycleSpend, stream: str) -> int:
+    """What one stream spent of the account's cycle, every run."""
+    rows = warehouse.query(
+        f"SELECT COALESCE(SUM(requests + reserved), 0) AS n FROM {spending.TABLE}"
+        " WHERE account = :account AND cycle_start = :start AND stream = :stream",
+        {"account": spend.account, "start": spend.start, "stream": stream},
+    )
+    return int(rows[0]["n"])
+
+
 def deferred_visits(warehouse: Warehouse) -> list[Deferred]:
     """Per fan-out stream, the visits owed and the oldest owed change."""
     if not sa.inspect(warehouse.engine).has_table(visits.TABLE):
