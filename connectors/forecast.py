@@ -28,6 +28,7 @@ SEGMENT_READS = 1.0
 # replaces the weekly full sweep), as a share of the customers: each within ~10 cycles.
 REVERIFY_SHARE = 0.1
 SLOWER = (2, 3, 4, 6, 8, 12, 24, 48, 168)  # slowing factors tried, as cadences a cron can say
+HEADROOM = 0.1  # over the forecast, in a share advised: the forecast is a lower bound
 
 
 @dataclass(frozen=True)
@@ -217,13 +218,13 @@ def _advice(
     changes = sum(line.per_cycle for line in floor.lines if line.kind == "changes")
     reverify = sum(line.per_cycle for line in floor.lines if line.kind == "reverify")
     routine_total = _costed(routine, workload, settings).total
-    needed = math.ceil(100 * routine_total / (result.per_cycle_quota or 1)) / 100
+    needed = math.ceil(100 * routine_total * (1 + HEADROOM) / (result.per_cycle_quota or 1)) / 100
     sweeps = " with every full sweep off" if len(routine) < len(jobs) else ""
     return [
         f"no cadence fits: the visits of changed customers alone cost {changes:,}"
         f" ({changes / cap:.0%} of the share) and re-verification {reverify:,}; raise the share"
-        f" to {needed:.0%} (budget.share {needed:.2f}){sweeps}, or re-verify fewer customers a"
-        " cycle"
+        f" to {needed:.0%} (budget.share {needed:.2f}: the forecast{sweeps} and {HEADROOM:.0%}"
+        " headroom), or re-verify fewer customers a cycle"
     ]
 
 
