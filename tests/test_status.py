@@ -279,3 +279,7 @@ def test_status_shows_the_cycle_s_spend_projection_and_deferred_visits(tmp_path,
     assert int(spent[1].replace(",", "")) == pytest.approx(170 * (end - start) / (now - start), 1)
     assert "WARN  budget: 170 of the share's 200 requests spent this cycle (85%)" in output
     assert "voucherify_customer_activities  2 waiting, oldest change 3h 5m ago" in output
+    monkeypatch.setenv("PROMOSYNC_VOUCHERIFY_SHARE", "20%")
+    bad = CliRunner().invoke(app, ["status"])
+    assert bad.exit_code == 1
+    assert "FAIL  budget: PROMOSYNC_VOUCHERIFY_SHARE='20%' is not a number, e.g. 0.2" in bad.output
