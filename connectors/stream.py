@@ -17,7 +17,10 @@ FRESH = "fresh"
 CURSOR_FORWARD = "cursor_forward"  # for a stream-wide cursor that is an instant
 COUNT_MATCHES_API = "count_matches_api"  # for a top-level list whose first page reports `total`
 REJECTS_RESOLVED = "rejects_resolved"  # every stream has it: any record may be unreadable
-CHECKS = (UNIQUE_KEY, FRESH, CURSOR_FORWARD, COUNT_MATCHES_API, REJECTS_RESOLVED)
+WITHIN_BUDGET = "within_budget"  # every stream of a platform that bills per cycle has it
+CHECKS = (UNIQUE_KEY, FRESH, CURSOR_FORWARD, COUNT_MATCHES_API, REJECTS_RESOLVED, WITHIN_BUDGET)
+# Platforms whose requests count against a quota per billing cycle (connectors/budget.py).
+BUDGETED_PLATFORMS = ("voucherify",)
 
 # Run options a stream's sync function accepts (pipelines/stream_options.py: the config of each).
 REFRESH = "refresh"  # full_refresh: every cursor reset, all read again, rows not met marked gone
@@ -50,8 +53,10 @@ class Stream:
     options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if REJECTS_RESOLVED not in self.checks:
-            object.__setattr__(self, "checks", (*self.checks, REJECTS_RESOLVED))
+        implied = [REJECTS_RESOLVED] + [WITHIN_BUDGET] * (self.platform in BUDGETED_PLATFORMS)
+        for check in implied:
+            if check not in self.checks:
+                object.__setattr__(self, "checks", (*self.checks, check))
         if "\n" in self.description or not self.description:
             raise ValueError(f"{self.name}: the description must be one line")
         unknown = [c for c in self.checks if c not in CHECKS] + [

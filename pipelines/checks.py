@@ -8,16 +8,18 @@ None blocks a downstream asset.
 """
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from promosync.connectors import catalog, health, reject_log
+from promosync.connectors import catalog, cycle_report, health, reject_log
 from promosync.connectors.stream import (
     COUNT_MATCHES_API,
     CURSOR_FORWARD,
     FRESH,
     REJECTS_RESOLVED,
     UNIQUE_KEY,
+    WITHIN_BUDGET,
     Stream,
 )
 from promosync.connectors.voucherify.client import list_total
@@ -178,6 +180,33 @@ def _rejects_check(stream: Stream, wiring: Wiring) -> dg.AssetChecksDefinition:
     return _resolved
 
 
+def _budget_check(stream: Stream) -> dg.AssetChecksDefinition:
+    name = stream.name
+
+    @dg.asset_check(
+        asset=name,
+        name=WITHIN_BUDGET,
+        description="The billing cycle's requests (request_ledger, every run and process) stay"
+        f" under {cycle_report.WARN_AT:.0%} of promosync's share; a warning past it, with the"
+        " projection to the cycle's end and this stream's part.",
+        retry_policy=RETRY,
+        required_resource_keys={stream.platform, "warehouse"},
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        api = getattr(context.resources, stream.platform)
+        with fatal_errors():  # a bad budget setting: a retry cannot help
+            settings = api.budget_settings()
+        now = datetime.now(UTC)
+        with context.resources.warehouse.warehouse() as store:
+            spend = cycle_report.account_spend(store, settings, api.account(), now)
+            mine = cycle_report.stream_spent(store, spend, name)
+        finding = cycle_report.budget_finding(spend, now)
+        finding = replace(finding, details={**finding.details, "stream_spent": mine})
+        return check_result(finding, dg.AssetCheckSeverity.WARN)
+
+    return _check
+
+
 # How each check a stream may declare is built.
 PULL_CHECKS: dict[str, Callable[[Stream, Wiring], dg.AssetChecksDefinition]] = {
     UNIQUE_KEY: _unique_key_check,
@@ -185,6 +214,7 @@ PULL_CHECKS: dict[str, Callable[[Stream, Wiring], dg.AssetChecksDefinition]] = {
     CURSOR_FORWARD: _cursor_check,
     COUNT_MATCHES_API: _count_check,
     REJECTS_RESOLVED: _rejects_check,
+    WITHIN_BUDGET: _budget_check,  # the platform's resource has budget_settings() and account()
 }
 
 

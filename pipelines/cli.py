@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 import typer
+from promosync.pipelines.plan_cli import plan
 from promosync.pipelines.push_cli import push_app
 from promosync.pipelines.rejects_cli import rejects_app
 from promosync.pipelines.sandbox_options import with_settings_options
@@ -26,6 +27,7 @@ app.add_typer(rejects_app, name="rejects", help="Records a pull could not read; 
 
 
 app.command()(status)
+app.command()(plan)
 app.command()(sync)
 
 

@@ -1,4 +1,5 @@
-"""`promosync status`: per stream cursor, last sync, rows and age; pending pushes; failed checks."""
+"""`promosync status`: per stream cursor, last sync, rows and age; pending pushes; the billing
+cycle's spend, share and projection; deferred visits; failed checks."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import typer
-from promosync.connectors import config, health, preflight, reject_log
+from promosync.connectors import config, cycle_report, health, preflight, reject_log
+from promosync.connectors.budget import BudgetSettings
 from promosync.connectors.database import display_url, missing_duckdb_file
 from promosync.connectors.http import ApiError, ConfigError
 from promosync.connectors.warehouse import (
@@ -173,6 +175,44 @@ def _checks(
     return states, pending, stale, findings, _api_reconciliation(store, count_tolerance)
 
 
+def _cycle_lines(
+    store: Warehouse, now: datetime
+) -> tuple[list[str], list[health.Finding], list[health.Finding]]:
+    """The billing cycle's spend per account (share, projection to its end) and the visits
+    deferred, as lines, with the findings they warn or fail on."""
+    try:
+        settings = BudgetSettings.from_env()
+    except ConfigError as error:
+        return [], [health.Finding("budget", "settings", False, str(error))], []
+    start, end = settings.cycle(now)
+    cap = settings.cap()
+    share = f"share {settings.share:.0%} = {cap:,} requests" if cap else "no cycle quota"
+    lines = [f"billing cycle  {start:%Y-%m-%d %H:%M}Z to {end:%Y-%m-%d %H:%M}Z, {share}"]
+    warned = []
+    spends = cycle_report.cycle_spend(store, settings, now)
+    for spend in spends:
+        finding = cycle_report.budget_finding(spend, now)
+        used = f" ({spend.spent / cap:.0%})" if cap else ""
+        lines.append(
+            f"  {spend.account}  spent {spend.spent:,}{used}, projected"
+            f" {spend.projected(now):,} by the cycle's end"
+        )
+        if not finding.passed:
+            warned.append(finding)
+        elif cap and spend.projected(now) > cap:
+            summary = (
+                f"{spend.projected(now):,} requests projected by the cycle's end, past the share's"
+                f" {cap:,}: runs will defer work; see `promosync plan`"
+            )
+            warned.append(health.Finding("budget", spend.account, False, summary))
+    if not spends:
+        lines.append("  nothing spent this cycle")
+    deferred = cycle_report.deferred_visits(store)
+    lines.append("deferred visits" + ("" if deferred else "  none"))
+    lines += [f"  {cycle_report.deferred_line(entry, now)}" for entry in deferred]
+    return lines, [], warned
+
+
 def status(
     max_age: str = typer.Option(
         "2h", help="A stream last synced longer ago than this is stale (30m, 2h, 1d)."
@@ -205,6 +245,7 @@ def status(
         states, pending, stale, failed, reconciliation = _checks(
             store, now, shown_url, stale_after, pending_after, count_tolerance
         )
+        cycle, budget_failed, budget_warned = _cycle_lines(store, now)
     except WarehouseError as error:
         typer.echo(f"warehouse {shown_url}: {error}")
         raise typer.Exit(1) from None
@@ -214,14 +255,15 @@ def status(
         if store is not None:
             store.dispose()
 
-    failed = [finding for finding in failed if not finding.passed]
-    warned = []
+    failed = [finding for finding in [*failed, *budget_failed] if not finding.passed]
+    warned = budget_warned
     if reconciliation and not reconciliation.passed:
         (warned if reconciliation.check == "api_total" else failed).append(reconciliation)
     checks = [f"  FAIL  {finding.check}: {finding.summary}" for finding in failed]
     checks += [f"  WARN  {finding.check}: {finding.summary}" for finding in warned]
     table = _stream_table(states, now, {finding.subject for finding in stale})
     lines = [f"warehouse  {shown_url}", "", table, "", f"pending pushes  {pending.summary}"]
+    lines += cycle
     lines.append("failed checks" + ("" if checks else "  none"))
     lines += checks
     lines.append("needs attention" if failed else "ok")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -12,6 +13,8 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 import typer
+from promosync.connectors import visits
+from promosync.connectors.budget import BudgetSettings
 from promosync.connectors.voucherify import sync
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse
@@ -243,3 +246,40 @@ def test_status_reads_with_a_role_that_may_only_select(monkeypatch) -> None:
         admin.dispose()
     assert result.exit_code == 0, result.output
     assert lines_of(result.output)["voucherify_customers"].split()[-2:] == ["1", "ok"]
+
+
+def test_status_shows_the_cycle_s_spend_projection_and_deferred_visits(tmp_path, monkeypatch):
+    for name in ("VOUCHERIFY_BASE_URL", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    monkeypatch.setenv("PROMOSYNC_VOUCHERIFY_REQUESTS_PER_CYCLE", "1000")  # share 20 %: 200
+    settings = BudgetSettings.from_env()
+    now = datetime.now(UTC)
+    start, end = settings.cycle(now)
+    store = Warehouse(url)
+    store.create_tables()
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO request_ledger VALUES (:start, 'api.example.com/app-1', 's', 'r',"
+                " 170, 0, :now)"
+            ),
+            {"start": start, "now": now},
+        )
+    changed = now - timedelta(hours=3, minutes=5)
+    visits.enqueue(store, "voucherify_customer_activities", [("c1", changed), ("c2", now)], "x")
+    store.dispose()
+
+    output = CliRunner().invoke(app, ["status"]).output
+
+    assert "share 20% = 200 requests" in output
+    spent = re.search(r"api\.example\.com/app-1  spent 170 \(85%\), projected ([\d,]+) by", output)
+    assert spent, output
+    assert int(spent[1].replace(",", "")) == pytest.approx(170 * (end - start) / (now - start), 1)
+    assert "WARN  budget: 170 of the share's 200 requests spent this cycle (85%)" in output
+    assert "voucherify_customer_activities  2 waiting, oldest change 3h 5m ago" in output
+    monkeypatch.setenv("PROMOSYNC_VOUCHERIFY_SHARE", "20%")
+    bad = CliRunner().invoke(app, ["status"])
+    assert bad.exit_code == 1
+    assert "FAIL  budget: PROMOSYNC_VOUCHERIFY_SHARE='20%' is not a number, e.g. 0.2" in bad.output

@@ -199,9 +199,9 @@ def test_an_api_calls_cycle_429_ends_the_run_at_once_with_its_visits_committed(
     assert done >= 40 - 4
 
 
+# A DuckDB file admits one process at a time: the test is PostgreSQL's only.
+@pytest.mark.parametrize("warehouse", ["postgresql"], indirect=True)
 def test_two_processes_sharing_one_budget_stay_within_it(warehouse):
-    if warehouse.dialect != "postgresql":
-        pytest.skip("a DuckDB file admits one process at a time")
     context = runs.preloaded_context()
     processes = [
         context.Process(target=runs.spend_budget, args=(warehouse.url, f"run-{n}"))

@@ -10,10 +10,10 @@ from promosync.connectors import health
 from promosync.connectors.voucherify import sync
 from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse
-from promosync.pipelines.checks import ASSET_CHECKS
+from promosync.pipelines.checks import ASSET_CHECKS, WITHIN_BUDGET
 from promosync.pipelines.definitions import EXTRA_JOBS
 from promosync.pipelines.push_assets import PUSH_ASSETS
-from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
+from promosync.pipelines.resources import BudgetConfig, VoucherifyResource, WarehouseResource
 from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
 from promosync.pipelines.voucherify_assets import VOUCHERIFY_ASSETS
 
@@ -193,3 +193,42 @@ def test_checks_pass_on_a_synced_warehouse_then_catch_each_fault(
     pending = second["voucherify_push_metadata", "no_stale_pending_jobs"]
     assert not pending.passed and "older than 1h" in pending.description
     assert second["voucherify_push_customers", "no_stale_pending_jobs"].passed
+
+
+def test_the_budget_check_warns_from_80_percent_of_the_share(tmp_path) -> None:
+    budget = BudgetConfig(requests_per_cycle=1_000, share=0.2)  # a share of 200
+    voucherify = VoucherifyResource(
+        base_url="http://127.0.0.1:9", app_id="id", app_token="token", budget=budget
+    )
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    defs = dg.Definitions(
+        assets=VOUCHERIFY_ASSETS,
+        asset_checks=[c for c in ASSET_CHECKS if WITHIN_BUDGET in str(c.check_keys)],
+        jobs=EXTRA_JOBS,
+        resources={"voucherify": voucherify, "warehouse": WarehouseResource(url=url)},
+    )
+    store = Warehouse(url)
+    store.create_tables()
+    start, _ = budget.settings().cycle(datetime.now(UTC))
+
+    def spend(stream: str, requests: int) -> None:
+        row = {
+            "cycle_start": start, "account": voucherify.account(), "stream": stream,
+            "run_id": "r", "requests": requests, "reserved": 0, "updated_at": start,
+        }  # fmt: skip
+        store.write_batch("request_ledger", ["cycle_start", "account", "stream", "run_id"], [row])
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        spend("voucherify_customers", 10)
+        spend("voucherify_customer_activities", 149)
+        under = run_checks(defs, instance)
+        spend("voucherify_customer_activities", 150)  # 160 of 200: 80 %
+        over = run_checks(defs, instance)
+    store.dispose()
+    assert len(under) == 4  # one on each Voucherify stream
+    assert all(evaluation.passed for evaluation in under.values())
+    warned = over["voucherify_customer_activities", WITHIN_BUDGET]
+    assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.description.startswith("160 of the share's 200 requests spent this cycle (80%)")
+    assert warned.metadata["stream_spent"].value == 150
+    assert over["voucherify_customers", WITHIN_BUDGET].metadata["stream_spent"].value == 10

@@ -12,7 +12,7 @@ import pytest
 from promosync.connectors import catalog
 from promosync.connectors import stream as stream_module
 from promosync.connectors.report import SyncReport
-from promosync.connectors.stream import REJECTS_RESOLVED, UNIQUE_KEY, WINDOW, Stream
+from promosync.connectors.stream import REJECTS_RESOLVED, UNIQUE_KEY, WINDOW, WITHIN_BUDGET, Stream
 from promosync.pipelines import run
 from promosync.pipelines.checks import pull_checks
 from promosync.pipelines.resources import VoucherifyResource, WarehouseResource
@@ -80,6 +80,7 @@ def test_a_new_declaration_becomes_an_asset_with_its_checks_config_and_cli_choic
     assert [c.check_keys for c in pull_checks([vouchers])] == [
         {dg.AssetCheckKey(dg.AssetKey("voucherify_vouchers"), UNIQUE_KEY)},
         {dg.AssetCheckKey(dg.AssetKey("voucherify_vouchers"), REJECTS_RESOLVED)},  # every stream's
+        {dg.AssetCheckKey(dg.AssetKey("voucherify_vouchers"), WITHIN_BUDGET)},  # Voucherify bills
     ]
     assert "voucherify_vouchers" in run.streams_by_platform()["voucherify"]
     run.resolve_only("voucherify_vouchers")  # a valid `--only` choice

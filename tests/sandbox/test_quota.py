@@ -211,3 +211,13 @@ def test_the_charge_interface_other_hosts_use():
     shown = limits.public(["app"], 1010.0)["by_app_id"]["app"]
     assert shown["cycle"]["number"] == 1 and shown["cycle"]["count"] == 1
     assert [c["count"] for c in shown["past_cycles"]] == [2]
+
+
+def test_a_cycle_changed_at_run_time_starts_afresh_at_once(voucherify, voucherify_admin):
+    for _ in range(3):
+        assert voucherify.get("/v1/customers", params={"limit": 1}).status_code == 200
+    assert spend(voucherify_admin)["cycle"]["count"] == 3  # a 30-day cycle, from the start
+    configure(voucherify_admin, voucherify_cycle_seconds=600, voucherify_cycle_start=now_iso())
+    assert voucherify.get("/v1/customers", params={"limit": 1}).status_code == 200
+    seen = spend(voucherify_admin)
+    assert seen["cycle"]["count"] == 1 and seen["past_cycles"][-1]["count"] == 3
