@@ -37,9 +37,13 @@ DEFAULT_SHARE = 0.2
 DEFAULT_FIRST_LOAD_SHARE = 0.5
 THIRTY_DAYS = 30 * 86_400
 DEFAULT_RUNS_PER_CYCLE = 720  # the hourly pull schedule over a 30-day cycle
-# Every customer's activity re-verified within a week: an hourly run's slice is 1/168 of the
-# customers (0.6 %, under the 1 % an hourly run may spend on it).
+# By default every customer's activity is re-verified within a week (an hourly run's slice is
+# 1/168 of the customers: 0.6 %), a period stretched where a cycle quota cannot afford it, so
+# that re-verifying costs at most REVERIFY_OF_SHARE of the routine share a cycle (at 100,000
+# customers on an Organization plan: 15,000 a cycle, every customer within 200 days).
 DEFAULT_SWEEP_DAYS = 7.0
+REVERIFY_OF_SHARE = 0.25
+DAYS_PER_CYCLE = 30
 
 # Each setting's variable; one place, so the environment is read the same way everywhere.
 ENVIRONMENT = {
@@ -83,7 +87,7 @@ class BudgetSettings:
     runs_per_cycle: int = DEFAULT_RUNS_PER_CYCLE
     cycle_seconds: float = 0.0
     cycle_start: str = ""
-    sweep_days: float = DEFAULT_SWEEP_DAYS
+    sweep_days: float = 0.0  # 0: DEFAULT_SWEEP_DAYS, stretched to what the share affords
 
     def __post_init__(self) -> None:
         if self.plan not in ("", *PLANS):
@@ -107,8 +111,11 @@ class BudgetSettings:
         if not (math.isfinite(self.cycle_seconds) and self.cycle_seconds >= 0):
             raise ConfigError(f"{describe('cycle_seconds')} must be seconds ≥ 0")
         days = self.sweep_days
-        if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days < 3650:
-            raise ConfigError(f"{describe('sweep_days')} must be days > 0, e.g. 7, not {days!r}")
+        if isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days < 3650:
+            raise ConfigError(
+                f"{describe('sweep_days')} must be days > 0, e.g. 7 (or 0: the default), not"
+                f" {days!r}"
+            )
         self.anchor()  # a bad instant fails here, before any request
 
     @classmethod
@@ -186,11 +193,22 @@ class BudgetSettings:
         runs_left = max(1, math.ceil(self.runs_per_cycle * remaining))
         return left // runs_left
 
-    @property
-    def sweep_period(self) -> timedelta:
-        """The rolling sweep's period (`sweep_days`; shorter on a compressed cycle clock, as the
-        vendor's hour is)."""
-        return timedelta(days=self.sweep_days) * (hour_seconds(self) / 3600.0)
+    def sweep_days_for(self, customers: int) -> float:
+        """The rolling sweep's period in days over `customers`: `sweep_days` if set, else a week
+        stretched so that re-verifying costs at most REVERIFY_OF_SHARE of the routine share a
+        cycle."""
+        if self.sweep_days:
+            return self.sweep_days
+        affordable = REVERIFY_OF_SHARE * self.share * self.limits.per_cycle
+        if affordable < 1:  # no cycle quota (or no share: the allowance holds every visit back)
+            return DEFAULT_SWEEP_DAYS
+        return max(DEFAULT_SWEEP_DAYS, customers * DAYS_PER_CYCLE / affordable)
+
+    def sweep_period(self, customers: int) -> timedelta:
+        """The rolling sweep's period over `customers` (shorter on a compressed cycle clock, as
+        the vendor's hour is)."""
+        days = self.sweep_days_for(customers)
+        return timedelta(days=days) * (hour_seconds(self) / 3600.0)
 
     def cap(self, first_load: bool = False) -> int | None:
         """Requests promosync may spend in one cycle, over every run (None: no cycle quota)."""

@@ -14,19 +14,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from promosync.connectors.budget import BudgetSettings
+from promosync.connectors.budget import DAYS_PER_CYCLE, BudgetSettings
 from promosync.connectors.stream import Stream
 from promosync.connectors.voucherify.exports import export_cost
+from promosync.connectors.voucherify.segments import SAMPLE as SEGMENT_SAMPLE
 from promosync.connectors.voucherify.streams import CUSTOMERS, SEGMENTS
 
-DAYS_PER_CYCLE = 30
-# Share of the customers a fan-out visits whose segments cost a request of their own: 1 today
-# (a segments read per changed customer). Issue 15 derives segments from the activity already
-# read and reads only a sample: then its sample share (`promosync plan --segment-reads`).
-SEGMENT_READS = 1.0
-# Customers re-verified per cycle (the rolling sweep of the least recently verified, which
-# replaces the weekly full sweep), as a share of the customers: each within ~10 cycles.
-REVERIFY_SHARE = 0.1
+# Share of the customers a fan-out visits whose segments cost a request of their own: none,
+# since segments come from the segment events the activity visit read (connectors/voucherify/
+# segments.py), but for the sample each run checks against the API (`--segment-reads` models
+# runs that fall back to a read per customer).
+SEGMENT_READS = 0.0
 SLOWER = (2, 3, 4, 6, 8, 12, 24, 48, 168)  # slowing factors tried, as cadences a cron can say
 HEADROOM = 0.1  # over the forecast, in a share advised: the forecast is a lower bound
 
@@ -39,15 +37,22 @@ class Workload:
     changed_per_day: float  # share of the customers whose data changes in a day
     campaigns: int = 0  # loyalty campaigns
     transactions_per_day: int = 0  # new loyalty transactions a day, every campaign
-    reverify_per_cycle: int | None = None  # None: REVERIFY_SHARE of the customers
+    reverify_per_cycle: int | None = None  # None: the rolling sweep's pace (`resolved`)
     segment_reads: float = SEGMENT_READS
 
     @property
     def reverified(self) -> int:
         """Customers re-verified per cycle though nothing signalled a change."""
+        return self.reverify_per_cycle or 0
+
+    def resolved(self, settings: BudgetSettings) -> Workload:
+        """This workload with the rolling sweep's pace under `settings` where none was given:
+        every customer within `settings.sweep_days_for(customers)`."""
         if self.reverify_per_cycle is not None:
-            return self.reverify_per_cycle
-        return math.ceil(self.customers * REVERIFY_SHARE)
+            return self
+        days = settings.sweep_days_for(self.customers)
+        per_cycle = math.ceil(self.customers * DAYS_PER_CYCLE / days)
+        return replace(self, reverify_per_cycle=per_cycle)
 
     @property
     def changed_per_cycle(self) -> float:
@@ -143,9 +148,11 @@ def _stream_lines(job: Job, workload: Workload, reverifies: bool, reads: float) 
             else:
                 visits, what, kind = workload.changed_per_cycle, "each changed customer", "changes"
             per_cycle = math.ceil(visits * cost)
+            if stream.name == SEGMENTS.name and not job.full_sweep:
+                per_cycle += SEGMENT_SAMPLE * runs  # the sample checked against the API
+                what += f", {SEGMENT_SAMPLE} sampled a run"
             lines.append(Line(job.schedule, stream.name, per_cycle / runs, per_cycle, what, kind))
-            if reverifies:
-                slice_cost = math.ceil(workload.reverified * cost)
+            if reverifies and (slice_cost := math.ceil(workload.reverified * cost)):
                 lines.append(
                     Line(
                         job.schedule, f"{stream.name} (re-verification)", slice_cost / runs,
@@ -176,6 +183,7 @@ def forecast(jobs: Sequence[Job], workload: Workload, settings: BudgetSettings) 
 
 
 def _costed(jobs: Sequence[Job], workload: Workload, settings: BudgetSettings) -> Forecast:
+    workload = workload.resolved(settings)
     # The re-verification slice rides on the incremental job that runs most often.
     incremental = [
         job for job in jobs if not job.full_sweep and any(map(_per_customer, job.streams))

@@ -180,31 +180,29 @@ def _rejects_check(stream: Stream, wiring: Wiring) -> dg.AssetChecksDefinition:
     return _resolved
 
 
-def _budget_check(stream: Stream) -> dg.AssetChecksDefinition:
+def _budget_check(stream: Stream, wiring: Wiring) -> dg.AssetChecksDefinition:
     name = stream.name
-
-    @dg.asset_check(
-        asset=name,
-        name=WITHIN_BUDGET,
-        description="The billing cycle's requests (request_ledger, every run and process) stay"
-        f" under {cycle_report.WARN_AT:.0%} of promosync's share; a warning past it, with the"
-        " projection to the cycle's end and this stream's part.",
-        retry_policy=RETRY,
-        required_resource_keys={stream.platform, "warehouse"},
+    api_key = wiring.resource_keys.api(stream.platform)
+    about = (
+        "The billing cycle's requests (request_ledger, every run and process) stay under"
+        f" {cycle_report.WARN_AT:.0%} of promosync's share; a warning past it, with the"
+        " projection to the cycle's end and this stream's part."
     )
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        api = getattr(context.resources, stream.platform)
+
+    @_check(stream, WITHIN_BUDGET, wiring, about, keys=(api_key,))
+    def _within(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        api = getattr(context.resources, api_key)
         with fatal_errors():  # a bad budget setting: a retry cannot help
             settings = api.budget_settings()
         now = datetime.now(UTC)
-        with context.resources.warehouse.warehouse() as store:
+        with _warehouse(context, wiring).warehouse() as store:
             spend = cycle_report.account_spend(store, settings, api.account(), now)
             mine = cycle_report.stream_spent(store, spend, name)
         finding = cycle_report.budget_finding(spend, now)
         finding = replace(finding, details={**finding.details, "stream_spent": mine})
         return check_result(finding, dg.AssetCheckSeverity.WARN)
 
-    return _check
+    return _within
 
 
 # How each check a stream may declare is built.

@@ -130,14 +130,15 @@ def plan(
     reverify_per_cycle: int = typer.Option(
         None,
         min=0,
-        help="Unchanged customers re-verified a cycle (the rolling sweep's slice;"
-        f" default {forecast.REVERIFY_SHARE:.0%} of the customers).",
+        help="Unchanged customers re-verified a cycle (default: the rolling sweep's pace,"
+        " PROMOSYNC_VOUCHERIFY_SWEEP_DAYS or a week stretched to what the share affords).",
     ),
     segment_reads: float = typer.Option(
         forecast.SEGMENT_READS,
         min=0.0,
         max=1.0,
-        help="Share of visited customers whose segments cost a request of their own.",
+        help="Share of visited customers whose segments cost a request of their own (0:"
+        " segments from the activity's events, a sample of 3 checked a run).",
     ),
     schedule: str = typer.Option(
         "", help="Schedules to count, comma-separated (default: every one reading Voucherify)."
@@ -182,7 +183,7 @@ def plan(
         customers=size, changed_per_day=rate,
         campaigns=campaigns if campaigns is not None else (seen.campaigns if seen else 0),
         reverify_per_cycle=reverify_per_cycle, segment_reads=segment_reads,
-    )  # fmt: skip
+    ).resolved(settings)  # fmt: skip
     jobs = scheduled_jobs([name.strip() for name in schedule.split(",") if name.strip()])
     result = forecast.forecast(jobs, workload, settings)
     lines = [

@@ -144,14 +144,16 @@ def pull_customers(
     return report
 
 
-def sweep_period(client: ApiClient, days: float | None = None) -> timedelta:
+def sweep_period(client: ApiClient, warehouse: Warehouse, days: float | None = None) -> timedelta:
     """The rolling sweep's period: `days`, else the budget's (the run's ledger, else the
-    environment's PROMOSYNC_VOUCHERIFY_SWEEP_DAYS)."""
+    environment's PROMOSYNC_VOUCHERIFY_SWEEP_DAYS; unset, a week stretched to what the share
+    affords for the customers held)."""
     spending = getattr(client, "spending", None)
     settings = spending.settings if spending is not None else BudgetSettings.from_env()
     if days is not None:
-        return dataclasses.replace(settings, sweep_days=days).sweep_period
-    return settings.sweep_period
+        settings = dataclasses.replace(settings, sweep_days=days)
+    live = warehouse.query(f"SELECT count(*) AS n FROM {CUSTOMERS.name} WHERE _deleted_at IS NULL")
+    return settings.sweep_period(int(live[0]["n"]))
 
 
 def _per_customer(
@@ -251,7 +253,8 @@ def sync_activities(
     budget's); every customer on a full sweep."""
     return _per_customer(
         client, warehouse, ACTIVITIES, _fetch_activity, full_sweep, concurrency,
-        replace=False, full_refresh=full_refresh, period=sweep_period(client, sweep_days),
+        replace=False, full_refresh=full_refresh,
+        period=sweep_period(client, warehouse, sweep_days),
         now=now,
     )  # fmt: skip
 
@@ -275,7 +278,8 @@ def sync_segments(
     if full_sweep or source == "per_customer":
         return _per_customer(
             client, warehouse, SEGMENTS, fetch_segments, full_sweep, concurrency,
-            replace=True, full_refresh=full_refresh, period=sweep_period(client, sweep_days),
+            replace=True, full_refresh=full_refresh,
+            period=sweep_period(client, warehouse, sweep_days),
         )  # fmt: skip
     if full_refresh:
         warehouse.reset_cursors(SEGMENTS.name)

@@ -57,9 +57,14 @@ def test_plans_give_the_documented_limits_and_the_environment_fills_what_is_unse
     )
     assert (settings.limits.per_cycle, settings.share) == (50_000, 0.3)
     assert settings.cap() == 15_000
-    assert settings.sweep_period == timedelta(days=7)  # an hourly run's slice: 1/168
+    # The rolling sweep: a week by default (an hourly run's slice 1/168 of the customers),
+    # stretched where re-verifying would cost more than a quarter of the share (3,750 here).
+    assert settings.sweep_period(2_000) == timedelta(days=16)
+    assert settings.sweep_period(500) == timedelta(days=7)
+    assert BudgetSettings(plan="organization").sweep_period(100_000) == timedelta(days=200)
+    assert BudgetSettings().sweep_period(100_000) == timedelta(days=7)  # no cycle quota
     sweep = BudgetSettings.from_env({"PROMOSYNC_VOUCHERIFY_SWEEP_DAYS": "2.5"})
-    assert sweep.sweep_period == timedelta(days=2.5)
+    assert sweep.sweep_period(100_000) == timedelta(days=2.5)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +75,7 @@ def test_plans_give_the_documented_limits_and_the_environment_fills_what_is_unse
         ({"PROMOSYNC_VOUCHERIFY_SHARE": "1.5"}, "must be a fraction from 0 to 1"),
         ({"PROMOSYNC_VOUCHERIFY_CYCLE_START_DAY": "31"}, "must be a day from 1 to 28"),
         ({"PROMOSYNC_VOUCHERIFY_REQUESTS_PER_CYCLE": "-5"}, "must be a whole number"),
-        ({"PROMOSYNC_VOUCHERIFY_SWEEP_DAYS": "0"}, "SWEEP_DAYS .* must be days > 0"),
+        ({"PROMOSYNC_VOUCHERIFY_SWEEP_DAYS": "-7"}, "SWEEP_DAYS .* must be days > 0"),
         ({"PROMOSYNC_VOUCHERIFY_SWEEP_DAYS": "a week"}, "SWEEP_DAYS='a week' is not a number"),
         (
             {"PROMOSYNC_VOUCHERIFY_CYCLE_SECONDS": "60", "PROMOSYNC_VOUCHERIFY_CYCLE_START": "x"},

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from promosync.connectors.budget import BudgetSettings
 from promosync.connectors.forecast import Job, Workload, backfill, first_load, forecast
-from promosync.connectors.voucherify.streams import ACTIVITIES, CUSTOMERS, STREAMS
+from promosync.connectors.voucherify.streams import ACTIVITIES, CUSTOMERS, SEGMENTS, STREAMS
 
 ORGANIZATION = BudgetSettings(plan="organization")  # 300,000 a cycle, 20 %: 60,000
 EVERY = tuple(STREAMS.values())
 HOURLY = Job("voucherify_pull_hourly", 720, EVERY)
 NIGHTLY = Job("voucherify_reconcile_nightly", 30, (CUSTOMERS,), reconcile=True)
 WEEKLY_SWEEP = Job("voucherify_full_sweep_weekly", 4, EVERY[:3], full_sweep=True)
-SAMPLED = 0.05  # segments derived from activity, a sample read by request (issue 15)
 
 
 def customers(rate: float, **given) -> Workload:
@@ -20,38 +19,39 @@ def customers(rate: float, **given) -> Workload:
 
 
 def test_the_default_schedules_fit_an_organization_share_at_1_percent_a_day():
-    result = forecast([HOURLY, NIGHTLY], customers(0.01, segment_reads=SAMPLED), ORGANIZATION)
+    result = forecast([HOURLY, NIGHTLY], customers(0.01), ORGANIZATION)
     assert result.fits and result.advice == []
     reverified = [line for line in result.lines if line.kind == "reverify"]
-    assert {line.stream for line in reverified} == {
-        f"{ACTIVITIES.name} (re-verification)",
-        "voucherify_customer_segments (re-verification)",
-    }
-    assert sum(line.per_cycle for line in reverified) == 10_000 + 500  # 10 % of the customers
+    # The rolling sweep's default pace: every customer within 200 days, a quarter of the share.
+    assert [(line.stream, line.per_cycle) for line in reverified] == [
+        (f"{ACTIVITIES.name} (re-verification)", 15_000)
+    ]
+    segments = next(line for line in result.lines if line.stream == SEGMENTS.name)
+    assert segments.per_cycle == 3 * 720  # from the activity's events, a sample of 3 a run
     assert result.total <= 60_000
 
 
 def test_at_2_percent_a_day_the_activity_reads_alone_take_the_whole_share():
-    result = forecast([HOURLY, NIGHTLY], customers(0.02, segment_reads=SAMPLED), ORGANIZATION)
+    result = forecast([HOURLY, NIGHTLY], customers(0.02), ORGANIZATION)
     activity = next(line for line in result.lines if line.stream == ACTIVITIES.name)
     assert activity.per_cycle == 60_000 == result.cap
     assert not result.fits and result.over == result.total - 60_000
     (advice,) = result.advice
-    assert "no cadence fits" in advice and "63,000 (105% of the share)" in advice
-    assert "budget.share 0.29" in advice  # 77,340 a cycle and 10 % headroom, of 300,000
+    assert "no cadence fits" in advice and "changed customers alone cost 6" in advice
 
 
-def test_today_s_segment_reads_per_changed_customer_do_not_fit_and_the_forecast_says_why():
-    result = forecast([HOURLY, NIGHTLY], customers(0.01), ORGANIZATION)
+def test_segment_reads_per_changed_customer_do_not_fit_and_the_forecast_says_why():
+    result = forecast([HOURLY, NIGHTLY], customers(0.01, segment_reads=1.0), ORGANIZATION)
     assert not result.fits
-    assert "changed customers alone cost 60,000 (100% of the share)" in result.advice[0]
+    (advice,) = result.advice
+    assert "changed customers alone cost 60,003 (100% of the share)" in advice
 
 
 def test_a_weekly_full_sweep_is_named_to_turn_off_when_the_rest_fits():
-    workload = customers(0.01, segment_reads=SAMPLED)
+    workload = customers(0.01)
     without = forecast([HOURLY, NIGHTLY], workload, ORGANIZATION).total
     result = forecast([HOURLY, NIGHTLY, WEEKLY_SWEEP], workload, ORGANIZATION)
-    assert result.total > 400_000  # 4 sweeps of 100,000 activity reads
+    assert result.total >= 400_000  # 4 sweeps of 100,000 activity reads
     assert result.advice == [
         f"turn voucherify_full_sweep_weekly off: {without:,} of 60,000 without it"
     ]
@@ -73,6 +73,6 @@ def test_a_first_load_of_100000_customers_takes_a_business_cycle_s_whole_quota_i
     by_stream = {stream: requests for stream, requests, _ in load.lines}
     assert by_stream[ACTIVITIES.name] == 100_000 == business.limits.per_cycle
     assert by_stream[CUSTOMERS.name] < 10  # an export
-    assert load.cycles == -(-load.total // 50_000) >= 4
+    assert load.total < 100_100 and load.cycles == 3  # segments come from the activity read
     assert first_load(EVERY, customers(0.01), BudgetSettings(plan="sandbox")).cycles is None
     assert backfill(50_000, business).total < 10 and backfill(50, business).total == 1

@@ -12,6 +12,7 @@ from promosync.connectors.voucherify.client import voucherify_client
 from promosync.connectors.warehouse import Warehouse
 from promosync.pipelines.checks import ASSET_CHECKS, WITHIN_BUDGET
 from promosync.pipelines.definitions import EXTRA_JOBS
+from promosync.pipelines.jobs import checks_job
 from promosync.pipelines.push_assets import PUSH_ASSETS
 from promosync.pipelines.resources import BudgetConfig, VoucherifyResource, WarehouseResource
 from promosync.pipelines.talon_one_assets import TALON_ONE_ASSETS, talon_one_resources
@@ -201,15 +202,16 @@ def test_the_budget_check_warns_from_80_percent_of_the_share(tmp_path) -> None:
         base_url="http://127.0.0.1:9", app_id="id", app_token="token", budget=budget
     )
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    budget_checks = [c for c in ASSET_CHECKS if WITHIN_BUDGET in str(c.check_keys)]
     defs = dg.Definitions(
         assets=VOUCHERIFY_ASSETS,
-        asset_checks=[c for c in ASSET_CHECKS if WITHIN_BUDGET in str(c.check_keys)],
-        jobs=EXTRA_JOBS,
+        asset_checks=budget_checks,
+        jobs=[checks_job(budget_checks)],
         resources={"voucherify": voucherify, "warehouse": WarehouseResource(url=url)},
     )
     store = Warehouse(url)
     store.create_tables()
-    start, _ = budget.settings().cycle(datetime.now(UTC))
+    start, _ = voucherify.budget_settings().cycle(datetime.now(UTC))
 
     def spend(stream: str, requests: int) -> None:
         row = {

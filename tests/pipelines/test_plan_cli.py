@@ -32,7 +32,7 @@ def test_plan_on_an_empty_warehouse_asks_for_the_sizes_then_forecasts_them(tmp_p
     assert fits.exit_code == 0, fits.output
     assert "of the share's 60,000" in fits.output and ": fits" in fits.output
     assert "first load" in fits.output  # nothing synced yet: the first load is forecast too
-    over = runner.invoke(app, [*given[:2], "100000", *given[3:]])
+    over = runner.invoke(app, [*given[:2], "100000", "--changed-per-day", "2%", *given[5:]])
     assert over.exit_code == 1 and "does NOT fit" in over.output and "advice:" in over.output
     bad = runner.invoke(app, [*given[:4], "lots"])
     assert bad.exit_code == 2 and "'lots' is not a share such as 1% or 0.01" in bad.output
