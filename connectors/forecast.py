@@ -270,6 +270,8 @@ def first_load(streams: Sequence[Stream], workload: Workload, settings: BudgetSe
         elif _per_customer(stream):
             requests = math.ceil(workload.customers * _visit_cost(stream, workload))
             what = f"{workload.customers:,} customers (at least a request each)"
+            if not requests:
+                what = f"{workload.customers:,} customers, from the activity's events"
             lines.append((stream.name, requests, what))
         else:  # each campaign: its first page, then its export when the page is full
             page = stream.required("page_size")
