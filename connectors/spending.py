@@ -124,18 +124,15 @@ class Spending:
     now: datetime | None = None
     block: int = BLOCK
     cycle_start: datetime = field(init=False)
-    cycle_end: datetime = field(init=False)
     allowance: int | None = field(init=False)
     cap: int | None = field(init=False)
-    spent_before: int = field(init=False)  # the cycle's count when the run's stream started
     sent: int = field(init=False, default=0)
     reserved: int = field(init=False, default=0)  # this Spending's requests + reserved
-    exhausted: str | None = field(init=False, default=None)  # why it stopped sending
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         now = self.now or datetime.now(UTC)
-        self.cycle_start, self.cycle_end = self.settings.cycle(now)
+        self.cycle_start, _ = self.settings.cycle(now)
         others = cycle_spent(self.warehouse, self.account, self.cycle_start, self.run_id)
         mine = run_spent(self.warehouse, self.account, self.cycle_start, self.run_id)
         run_allowance = self.settings.allowance(others, now, self.first_load)
@@ -143,7 +140,6 @@ class Spending:
         self.cap = self.settings.cap(self.first_load)
         if not self.bounded:
             self.allowance = self.cap = None
-        self.spent_before = others + mine
 
     def spend_one(self) -> None:
         """Count one request about to be sent; BudgetSpent (nothing sent) if none is left."""
@@ -157,7 +153,7 @@ class Spending:
         if self.allowance is not None:
             want = min(want, self.allowance - self.reserved)
             if want <= 0:
-                self._spent(f"this run's allowance of {self.allowance:,} requests is spent")
+                raise BudgetSpent(f"this run's allowance of {self.allowance:,} requests is spent")
         key = {
             "start": self.cycle_start, "account": self.account, "stream": self.stream,
             "run": self.run_id, "now": datetime.now(UTC),
@@ -175,7 +171,7 @@ class Spending:
                 ).scalar_one()
                 want = min(want, self.cap - int(total))
                 if want <= 0:
-                    self._spent(
+                    raise BudgetSpent(
                         f"promosync's share of this billing cycle ({self.cap:,} requests) is spent"
                     )
             conn.execute(
@@ -194,10 +190,6 @@ class Spending:
         counts what the vendor bills."""
         with self._lock:
             self.sent = max(0, self.sent - 1)
-
-    def _spent(self, why: str) -> None:
-        self.exhausted = why
-        raise BudgetSpent(why)
 
     def settle(self, final: bool = False) -> None:
         """Count the requests sent as settled; `final` also releases the unused reservation, so

@@ -103,15 +103,6 @@ def done_rows(stream: str, entities: Sequence[str], at: datetime | None = None) 
     return (TABLE, KEY, rows)
 
 
-def verified_at(warehouse: Warehouse, stream: str, entity: str) -> datetime | None:
-    """When `entity`'s last visit by `stream` committed (None: never)."""
-    rows = warehouse.query(
-        f"SELECT verified_at FROM {TABLE} WHERE stream = :stream AND entity_id = :entity",
-        {"stream": stream, "entity": entity},
-    )
-    return rows[0]["verified_at"] if rows else None
-
-
 class Sweep(NamedTuple):
     """The rolling sweep's slice of one run: the entities to verify (as changes at the run's
     instant) and the pace mark to commit as they join the queue."""
