@@ -126,14 +126,19 @@ def oldest_hours(store: Warehouse, now: datetime, hour: float) -> float:
 
 def planned_share(args: argparse.Namespace, per_cycle: int, campaigns: int) -> float:
     """`--share`, or with `--share plan` the share `promosync plan` says the runs need at
-    `--plan-rate`, with its headroom (re-verification 0: no rolling sweep yet; segments read per
-    change)."""
+    `--plan-rate`, with its headroom: segments from the activity's events (a sample a run), and
+    re-verification at the rolling sweep's default pace, which follows the share (a quarter of
+    it), so the two are settled together."""
     if args.share != "plan":
         return float(args.share)
-    workload = forecast.Workload(args.customers, args.plan_rate, campaigns, reverify_per_cycle=0)
+    workload = forecast.Workload(args.customers, args.plan_rate, campaigns)
     jobs = [forecast.Job("pull", args.runs_per_cycle, EVERY)]
-    needed = forecast.forecast(jobs, workload, BudgetSettings())
-    return math.ceil(100 * needed.total * (1 + forecast.HEADROOM) / per_cycle) / 100
+    share = BudgetSettings().share
+    for _ in range(5):
+        settings = BudgetSettings(requests_per_cycle=per_cycle, share=share)
+        needed = forecast.forecast(jobs, workload, settings)
+        share = math.ceil(100 * needed.total * (1 + forecast.HEADROOM) / per_cycle) / 100
+    return share
 
 
 def status_lines(store: Warehouse, settings: BudgetSettings, url: str, now: datetime) -> dict:
