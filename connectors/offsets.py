@@ -27,7 +27,7 @@ from collections.abc import Callable, Generator
 from itertools import pairwise
 from typing import Any
 
-from promosync.connectors.paging import STOPPED, Listing, Page, Paginator
+from promosync.connectors.paging import STOPPED, Listing, LoopGuard, Page, Paginator
 from promosync.connectors.stream import Record
 
 log = logging.getLogger(__name__)
@@ -120,16 +120,21 @@ class Offset(Paginator):
             f"hasMore is true, but the page at skip={skip} holds no record to go on from; {STOPPED}"
         )
 
+    def _read_new(self, listing: Listing, guard: LoopGuard, skip: int) -> tuple[bool, list[Any]]:
+        """The page at `skip`, refused if it repeats the page before it."""
+        more, records = self._read(listing, skip)
+        guard.same_page(
+            records,
+            f"the page at skip={skip} repeats the page before it: the API ignored skip;"
+            f" {STOPPED} (the cursor stays at the last window committed)",
+        )
+        return more, records
+
     def _ordered_pass(self, listing: Listing, seen: set[Any]) -> Pass:
         """A pass over a list in `key` order; True as soon as the list shows another order."""
         guard, skip, last = listing.guard(), 0, None
         while True:
-            more, records = self._read(listing, skip)
-            guard.same_page(
-                records,
-                f"the page at skip={skip} repeats the page before it: the API ignored skip;"
-                f" {STOPPED} (the cursor stays at the last window committed)",
-            )
+            more, records = self._read_new(listing, guard, skip)
             if not self._in_order(records):
                 return True
             if skip > 0 and self._overlap_gone(records, last):  # rows before it were deleted:
@@ -147,12 +152,7 @@ class Offset(Paginator):
         """A pass over a list in an order of its own; True if it moved before the read position."""
         guard, skip, anchor, moved = listing.guard(), 0, None, False
         while True:
-            more, records = self._read(listing, skip)
-            guard.same_page(
-                records,
-                f"the page at skip={skip} repeats the page before it: the API ignored skip;"
-                f" {STOPPED} (the cursor stays at the last window committed)",
-            )
+            more, records = self._read_new(listing, guard, skip)
             if anchor is not None and (not records or _identity(records[0]) != anchor):
                 moved = True  # rows came or went before the read position
             page = self._unseen(records, seen)
